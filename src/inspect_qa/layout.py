@@ -1,0 +1,235 @@
+"""Line-level layout of a report: page furniture, headings, table rows, bullets and text.
+
+Reports arrive as text extracted from PDFs or web pages: hard line breaks inside sentences, blank
+lines inside paragraphs, letterheads, address blocks, contents pages and footers. This module
+labels each line so that chunking can skip furniture and cut at headings, by rules that hold for
+this kind of document rather than for any one file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+LineKind = Literal["blank", "furniture", "heading", "table", "bullet", "text"]
+
+_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
+_FURNITURE = re.compile(
+    r"recycled paper|@[\w-]+\.[\w.]+|\bwww\.|https?://|^\s*(?:T|Tel|Telephone|Fax|Textphone)\b"
+    r"[:.]?\s*\+?\d|Contact Us|website design by|^\s*(?:Page\s+)?\d{1,3}(?:\s+of\s+\d{1,3})?\s*$",
+    re.I,
+)
+_TOC_LINE = re.compile(r"[A-Za-z].*(?:\t|\s{2,}|\.{3,})\s*\d{1,3}\s*$")
+_BULLET = re.compile(r"^\s*(?:[-*•▪◦●\uf0b7\uf0a7\u2022\u2013]|\(?[a-z]{1,2}[.)]|\(?\d{1,2}\))\s+\S")
+_NUMBERED_HEADING = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+[A-Z]")
+_CAPTION = re.compile(r"^\s*(?:(?:Table|Figure|Chart|Graph)\s+\d|Source:)", re.I)
+_TERMINAL = ".!?:;\"”’)]"
+_NOT_HEADING_START = re.compile(r"^\s*(?:Dear\s|Yours\s+(?:sincerely|faithfully))", re.I)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a document: ``start``/``end`` exclude the newline."""
+
+    start: int
+    end: int
+    kind: LineKind
+    text: str  # stripped, markdown emphasis removed; for rules and headings only
+
+    @property
+    def is_content(self) -> bool:
+        return self.kind not in ("blank", "furniture")
+
+
+def _clean(raw: str) -> str:
+    s = raw.strip()
+    s = re.sub(r"^#{1,6}\s+", "", s)
+    return s.strip("*_ ").strip()
+
+
+def _split_lines(text: str) -> list[tuple[int, int]]:
+    spans = []
+    pos = 0
+    for m in re.finditer(r"\n", text):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, len(text)))
+    return spans
+
+
+def _is_contents_line(raw: str, clean: str) -> bool:
+    """"Workforce<TAB>16": a title and one page number, nothing else numeric."""
+    if not _TOC_LINE.search(raw) or len(clean) >= 120 or clean.endswith("."):
+        return False
+    cells = [c.strip() for c in re.split(r"\t|\s{2,}|\.{3,}", raw) if c.strip()]
+    numeric = [c for c in cells if re.fullmatch(r"[\d\s/%,.\-–]+", c) and not re.fullmatch(r"\d+\.", c)]
+    return len(numeric) == 1
+
+
+def _looks_like_table_row(raw: str) -> bool:
+    if raw.strip().startswith("|") and raw.count("|") >= 2:
+        return True
+    cells = [c for c in raw.split("\t") if c.strip()]
+    return len(cells) >= 2
+
+
+def _is_furniture_line(clean: str, raw: str) -> bool:
+    if _FURNITURE.search(clean):
+        return True
+    if _is_contents_line(raw, clean):
+        return True
+    # A lone postcode or a one-line address ending in one (no sentence around it).
+    return bool(_POSTCODE.search(clean) and not re.search(r"[.!?]\s", clean) and len(clean) < 160)
+
+
+def classify_lines(text: str) -> list[Line]:
+    """Label every line of ``text``.
+
+    Furniture: contact lines, letterhead and address blocks (a group of short lines holding a
+    postcode), contents-page lines, page numbers, footers. Headings: short capitalised lines with
+    no closing punctuation that follow a finished sentence and precede more text.
+    """
+    spans = _split_lines(text)
+    raws = [text[s:e].rstrip("\r") for s, e in spans]
+    cleans = [_clean(r) for r in raws]
+    kinds: list[LineKind] = []
+    for raw, clean in zip(raws, cleans, strict=True):
+        if not clean:
+            kinds.append("blank")
+        elif _is_furniture_line(clean, raw):
+            kinds.append("furniture")
+        elif _looks_like_table_row(raw):
+            kinds.append("table")
+        else:
+            kinds.append("text")
+
+    _mark_address_groups(cleans, kinds)
+    _mark_contents_heading(cleans, kinds)
+    _mark_headings(cleans, kinds)
+    for i, clean in enumerate(cleans):
+        if kinds[i] == "text" and _BULLET.match(raws[i]):
+            kinds[i] = "bullet"
+    return [
+        Line(start=s, end=s + len(raws[i]), kind=kinds[i], text=cleans[i])
+        for i, (s, _) in enumerate(spans)
+    ]
+
+
+def _groups(kinds: list[LineKind], max_gap: int) -> list[list[int]]:
+    """Runs of non-blank lines, allowing up to ``max_gap`` blank lines inside a run."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    gap = 0
+    for i, kind in enumerate(kinds):
+        if kind == "blank":
+            gap += 1
+            if gap > max_gap and current:
+                groups.append(current)
+                current = []
+            continue
+        gap = 0
+        current.append(i)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _is_address_like(clean: str) -> bool:
+    return (
+        len(clean) <= 100
+        and not clean.endswith((".", ":", ";"))
+        and not _NOT_HEADING_START.match(clean)
+    )
+
+
+def _mark_address_groups(cleans: list[str], kinds: list[LineKind]) -> None:
+    # An address block: short lines, none a sentence, around a postcode or contact line.
+    # Grow from each such anchor over neighbours, across single blank lines (PDF extraction
+    # adds them), and stop at the first sentence, salutation or long line.
+    anchors = [
+        i
+        for i, k in enumerate(kinds)
+        if k == "furniture" and (_POSTCODE.search(cleans[i]) or _FURNITURE.search(cleans[i]))
+    ]
+    for anchor in anchors:
+        for step in (-1, 1):
+            i, gap = anchor + step, 0
+            while 0 <= i < len(kinds):
+                if kinds[i] == "blank":
+                    gap += 1
+                    if gap > 1:
+                        break
+                elif _is_address_like(cleans[i]) and kinds[i] in ("text", "furniture"):
+                    kinds[i] = "furniture"
+                    gap = 0
+                else:
+                    break
+                i += step
+
+
+def _mark_contents_heading(cleans: list[str], kinds: list[LineKind]) -> None:
+    for i, clean in enumerate(cleans):
+        if clean.lower() in ("contents", "table of contents"):
+            nxt = next((j for j in range(i + 1, len(kinds)) if kinds[j] != "blank"), None)
+            if nxt is not None and kinds[nxt] == "furniture":
+                kinds[i] = "furniture"
+
+
+def _mark_headings(cleans: list[str], kinds: list[LineKind]) -> None:
+    prev_kind: LineKind | None = None
+    prev_clean = ""
+    content = [i for i, k in enumerate(kinds) if k not in ("blank",)]
+    for pos, i in enumerate(content):
+        clean = cleans[i]
+        nxt = content[pos + 1] if pos + 1 < len(content) else None
+        # A heading stands on its own: the line after it is blank (or the text ends).
+        alone = i + 1 >= len(kinds) or kinds[i + 1] == "blank"
+        if (
+            kinds[i] == "text"
+            and alone
+            and _is_heading(clean, prev_kind, prev_clean, nxt, cleans, kinds)
+        ):
+            kinds[i] = "heading"
+        prev_kind, prev_clean = kinds[i], clean
+
+
+def _is_heading(
+    clean: str,
+    prev_kind: LineKind | None,
+    prev_clean: str,
+    nxt: int | None,
+    cleans: list[str],
+    kinds: list[LineKind],
+) -> bool:
+    if len(clean) > 90 or len(clean.split()) > 12 or clean[-1] in ".!?:;,\"”’":
+        return False
+    if not (clean[0].isupper() or clean[0].isdigit()) or _CAPTION.match(clean):
+        return False
+    if _NOT_HEADING_START.match(clean) or _BULLET.match(clean) and not _NUMBERED_HEADING.match(clean):
+        return False
+    if re.fullmatch(r"[\d\s.,/-]+", clean):
+        return False
+    prev_done = (
+        prev_kind in (None, "furniture", "heading", "table")
+        or (bool(prev_clean) and prev_clean[-1] in _TERMINAL)
+        or bool(_CAPTION.match(prev_clean))
+    )
+    if not prev_done:
+        return False
+    if nxt is None:
+        return False
+    nxt_clean = cleans[nxt]
+    return kinds[nxt] != "furniture" and not nxt_clean[0].islower()
+
+
+def heading_level(heading: str) -> int:
+    """1 for a numbered top-level heading ("8. Workforce"), 2 otherwise."""
+    return 1 if re.match(r"^\d{1,2}\.?\s", heading) else 2
+
+
+def page_of(text: str, offset: int) -> int | None:
+    """1-based page of ``offset`` when the text marks pages with form feeds, else ``None``."""
+    if "\f" not in text:
+        return None
+    return text.count("\f", 0, offset) + 1
