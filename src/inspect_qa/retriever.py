@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .chunking import Chunk, ChunkSettings
+from .answers import Answer, Calibration
+from .chunking import Chunk, ChunkSettings, normalise
 from .embedding import Embedder, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .index import Index, build_index, load_index
@@ -247,3 +248,58 @@ class Retriever:
             page=chunk.page,
             chunk_id=chunk.id,
         )
+
+    # -- answer --------------------------------------------------------------------------------
+
+    def answer(
+        self,
+        question: str,
+        k: int = 5,
+        mode: Mode | str = "hybrid",
+        *,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """The sentence that answers ``question``, with its cited passages, or an abstention.
+
+        Takes the same arguments as :meth:`search` and raises the same errors.
+        """
+        q = self.check_question(question)
+        passages = self.search(q, k=k, mode=mode, filters=filters)
+        if not passages:
+            return Answer(q, False, "", None, None, None, 0.0, ())
+        qv = self.embedder.embed([q])[0]
+        qtoks = set(self.index.lexical.query_tokens(q))
+        best: tuple[float, int, int, np.ndarray] | None = None
+        rows = {c.id: i for i, c in enumerate(self.index.chunks)}
+        sent_rows = self._sentence_rows()
+        for rank, p in enumerate(passages):
+            for j in sent_rows.get(rows[p.chunk_id], []):
+                s = self.index.sentences[j]
+                dense = float(self.index.sentence_vectors[j] @ qv)
+                text = self.index.documents[p.source].text[s.start : s.end]
+                stoks = set(self.index.lexical.query_tokens(text))
+                overlap = len(qtoks & stoks) / max(1, len(qtoks))
+                feats = np.array([dense, overlap, 1.0 / (1 + rank)])
+                score = float(np.dot(feats, (1.0, 1.0, 0.3)))
+                if best is None or score > best[0]:
+                    best = (score, rank, j, feats)
+        if best is None:
+            return Answer(q, False, "", None, None, None, 0.0, tuple(passages))
+        _, rank, j, feats = best
+        cal = Calibration()
+        conf = cal.probability(feats)
+        s = self.index.sentences[j]
+        src = passages[rank].source
+        if conf < cal.threshold:
+            return Answer(q, False, "", None, None, None, round(conf, 4), tuple(passages))
+        text = normalise(self.index.documents[src].text[s.start : s.end])
+        return Answer(q, True, text, src, s.start, s.end, round(conf, 4), tuple(passages), rank)
+
+    def _sentence_rows(self) -> dict[int, list[int]]:
+        cache = getattr(self, "_sent_rows_cache", None)
+        if cache is None:
+            cache = {}
+            for j, s in enumerate(self.index.sentences):
+                cache.setdefault(s.chunk, []).append(j)
+            self._sent_rows_cache = cache
+        return cache

@@ -1,0 +1,193 @@
+"""Command line: ``inspect-qa index | ask | info | check | eval | serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import InspectQAError
+
+DEFAULT_CORPUS = "seeds"
+DEFAULT_INDEX = "index"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="inspect-qa",
+        description="Ask questions of inspection reports; answers are verbatim and cited.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ix = sub.add_parser("index", help="build or update the index of a folder of reports")
+    ix.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS, help="folder of .txt/.md files")
+    ix.add_argument("--out", default=DEFAULT_INDEX, help="index directory (default: index)")
+    ix.add_argument("--model", default=None,
+                    help="local sentence-transformers model directory (default: bundled MiniLM)")
+    ix.add_argument("--chunk-tokens", type=int, default=None,
+                    help="largest chunk, in model word pieces (default 200)")
+
+    ask = sub.add_parser("ask", help="answer a question from the index")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=5, help="passages to return (1-50, default 5)")
+    ask.add_argument("--mode", default="hybrid", help="hybrid (default), dense or lexical")
+    ask.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    info = sub.add_parser("info", help="summarise an index's manifest")
+    info.add_argument("index", nargs="?", default=DEFAULT_INDEX)
+
+    chk = sub.add_parser("check", help="verify an index: checksums, offsets, model window")
+    chk.add_argument("index", nargs="?", default=DEFAULT_INDEX)
+
+    ev = sub.add_parser("eval", help="evaluate retrieval (same options as python -m inspect_qa.eval)",
+                        add_help=False)
+    ev.add_argument("rest", nargs=argparse.REMAINDER)
+
+    srv = sub.add_parser("serve", help="serve the question page (Gradio)")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=7860)
+    srv.add_argument("--index", default=DEFAULT_INDEX)
+    srv.add_argument("--corpus", default=DEFAULT_CORPUS)
+    return p
+
+
+def _mark(text: str, words: set[str]) -> str:
+    """Wrap the question's words found in ``text`` in [brackets] for the terminal."""
+    if not words:
+        return text
+    pattern = r"\b(" + "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True)) + r")"
+    return re.sub(pattern, lambda m: f"[{m.group(0)}]", text, flags=re.I)
+
+
+def _question_words(question: str) -> set[str]:
+    from .stores import LexicalTokenizer
+
+    tok = LexicalTokenizer()
+    # Mark the question's own (unstemmed) content words; stems alone would mark word parts.
+    return {w for w in re.findall(r"[\w%]+", question) if tok(w) and len(w) > 1}
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .chunking import ChunkSettings
+    from .embedding import DEFAULT_MODEL, load_embedder
+    from .index import build_index
+
+    embedder = load_embedder(args.model or DEFAULT_MODEL)
+    settings = ChunkSettings(chunk_tokens=args.chunk_tokens) if args.chunk_tokens else None
+    rep = build_index(args.corpus, args.out, embedder=embedder, settings=settings, progress=True)
+    if not rep.rebuilt:
+        print(f"index {rep.index_dir} is up to date: {len(rep.unchanged)} documents, "
+              f"{rep.chunks} chunks (nothing changed)")
+        return 0
+    print(f"index {rep.index_dir}: {rep.chunks} chunks from "
+          f"{len(rep.added) + len(rep.changed) + len(rep.unchanged)} documents "
+          f"in {rep.seconds:.1f}s")
+    for label, ids in (("added", rep.added), ("changed", rep.changed),
+                       ("removed", rep.removed), ("unchanged", rep.unchanged)):
+        if ids:
+            print(f"  {label:9} {len(ids):4}  {', '.join(ids[:5])}{' …' if len(ids) > 5 else ''}")
+    print(f"  embedded  {rep.embedded_chunks:4} chunks")
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from .retriever import Retriever
+
+    r = Retriever.load(args.index)
+    a = r.answer(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps(a.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    words = _question_words(args.question)
+    if a.found:
+        print(f"Answer ({a.confidence:.0%} confident): {a.text}")
+        print(f"  — {a.source}:{a.start}-{a.end}\n")
+    else:
+        print(f"Not found in these documents (confidence {a.confidence:.0%}). "
+              "Closest passages:\n")
+    for i, p in enumerate(a.passages, 1):
+        where = " · ".join(x for x in (p.date, p.section, f"p. {p.page}" if p.page else None) if x)
+        print(f"[{i}] {p.title}" + (f" ({where})" if where else ""))
+        print(f"    {p.source}:{p.start}-{p.end}  score {p.score:.3f}")
+        print(f"    {_mark(p.text, words)}\n")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .index import current_version_dir, read_manifest
+
+    m = read_manifest(args.index)
+    print(f"index      {args.index} ({current_version_dir(args.index).name})")
+    print(f"built      {m['built_at']} in {m['build_seconds']}s by inspect-qa "
+          f"{m['package_version']} (format {m['format_version']})")
+    print(f"model      {m['model']['name']} dim {m['model']['dimension']} "
+          f"window {m['model']['max_tokens']} fingerprint {m['model']['fingerprint'][:12]}")
+    print(f"chunking   {m['chunking']}")
+    c = m["counts"]
+    print(f"counts     {c['documents']} documents, {c['chunks']} chunks, "
+          f"{c['sentences']} sentences")
+    for doc_id, d in m["documents"].items():
+        md = d["metadata"]
+        print(f"  {doc_id}: {d['chunks']} chunks · {md.get('kind')} · {md.get('date')} · "
+              f"{md.get('title')}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .chunking import normalise
+    from .index import load_index
+
+    ix = load_index(args.index, verify=True)
+    from .embedding import load_embedder
+
+    emb = load_embedder(ix.model_name)
+    problems = 0
+    for c in ix.chunks:
+        doc = ix.documents[c.doc_id]
+        if normalise(doc.text[c.start : c.end]) != c.text:
+            problems += 1
+            print(f"offset mismatch: {c.doc_id}:{c.start}-{c.end}")
+        if emb.count_tokens(c.text) > emb.max_tokens:
+            problems += 1
+            print(f"over the model window: {c.doc_id}:{c.start}-{c.end}")
+    print(f"{len(ix.chunks)} chunks checked: {problems} problem(s)")
+    return 1 if problems else 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .ui import serve
+
+    serve(host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 failed check, 2 error)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["eval"]:
+        from .eval import main as eval_main
+
+        return eval_main(argv[1:])
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handlers: dict[str, Any] = {"index": _cmd_index, "ask": _cmd_ask, "info": _cmd_info,
+                                "check": _cmd_check, "serve": _cmd_serve}
+    try:
+        return int(handlers[args.command](args))
+    except InspectQAError as exc:
+        print(f"inspect-qa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("inspect-qa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
