@@ -2,11 +2,11 @@
 
 __version__ = "0.1.0"
 
-from .answers import Answer  # noqa: E402
-from .chunking import Chunk, ChunkSettings  # noqa: E402
-from .documents import Document  # noqa: E402
-from .embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
-from .errors import (  # noqa: E402
+from .answers import Answer
+from .chunking import Chunk, ChunkSettings
+from .documents import Document
+from .embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from .errors import (
     CorpusError,
     IndexCorrupt,
     IndexIncompatible,
@@ -16,7 +16,7 @@ from .errors import (  # noqa: E402
     ModelNotAvailable,
     UnreadableDocument,
 )
-from .retriever import MAX_K, MAX_QUESTION_CHARS, Filters, Passage, Retriever  # noqa: E402
+from .retriever import MAX_K, MAX_QUESTION_CHARS, Filters, Passage, Retriever
 
 __all__ = [
     "MAX_K",

@@ -24,9 +24,9 @@ from .layout import Line, classify_lines, page_of
 CountTokens = Callable[[str], int]
 
 _WS = re.compile(r"\s+")
+_SALUTATION = re.compile(r"^Dear\s+\S[^.]{0,60}$")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st no nos vs cllr prof rev hon e.g i.e etc approx fig ref para vol jan feb "
-    "mar apr jun jul aug sep sept oct nov dec".split()
+    ["mr", "mrs", "ms", "dr", "st", "no", "nos", "vs", "cllr", "prof", "rev", "hon", "e.g", "i.e", "etc", "approx", "fig", "ref", "para", "vol", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
 )
 # A sentence ends at . ! or ? (optionally followed by closing quotes or brackets), then space,
 # then something that can start a sentence.
@@ -138,7 +138,7 @@ def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
     for line in lines:
         if not line.is_content:
             continue
-        if line.kind in ("heading", "table"):
+        if line.kind in ("heading", "table") or _SALUTATION.match(line.text):
             flush()
             spans.append(_trim(text, line.start, line.end))
             continue

@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from .errors import InspectQAError

@@ -32,7 +32,7 @@ _MONTH_YEAR = re.compile(rf"^\s*({_MONTHS})\s+(\d{{4}})\s*$", re.M)
 _ORDINALS = {
     w: i + 1
     for i, w in enumerate(
-        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split()
+        ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth"]
     )
 }
 _VISIT = re.compile(

@@ -73,9 +73,7 @@ def _hash_dir(path: Path) -> str:
         if f.suffix == ".md":
             continue
         h.update(f.relative_to(path).as_posix().encode())
-        with f.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                h.update(block)
+        h.update(f.read_bytes())
     return h.hexdigest()
 
 
@@ -137,7 +135,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        return int(self._load().get_embedding_dimension())
 
     @property
     def max_tokens(self) -> int:
@@ -172,7 +170,7 @@ class HashingEmbedder:
     Tokens are words; ``max_tokens`` is small so that chunk-size limits are exercised.
     """
 
-    def __init__(self, dimension: int = 256, max_tokens: int = 128):
+    def __init__(self, dimension: int = 256, max_tokens: int = 256):
         self._dim = dimension
         self._max = max_tokens
 

@@ -106,6 +106,9 @@ def context_text(chunk: Chunk, doc: Document, count_tokens: Any, max_tokens: int
     than letting anything be truncated: the whole string always fits the model's window.
     """
     parts = [doc.title]
+    kind = doc.metadata.get("kind")
+    if kind:
+        parts.append(str(kind))
     if doc.date:
         parts.append(human_date(doc.date))
     if chunk.section and normalise(chunk.section) not in chunk.text[: len(chunk.section) + 5]:
@@ -146,13 +149,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+def _write_jsonl(path: Path, rows: Sequence[Any]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> list[Any]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
@@ -202,7 +205,7 @@ def _save(index_dir: Path, manifest: dict[str, Any], documents: list[Document],
         for d in documents
     ])
     _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in chunks])
-    _write_jsonl(tmp / "sentences.jsonl", [[s.chunk, s.start, s.end] for s in sentences])  # type: ignore[misc]
+    _write_jsonl(tmp / "sentences.jsonl", [[s.chunk, s.start, s.end] for s in sentences])
     np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
     np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
     lexical.save(tmp / "lexical")

@@ -107,8 +107,8 @@ def classify_lines(text: str) -> list[Line]:
     _mark_address_groups(cleans, kinds)
     _mark_contents_heading(cleans, kinds)
     _mark_headings(cleans, kinds)
-    for i, clean in enumerate(cleans):
-        if kinds[i] == "text" and _BULLET.match(raws[i]):
+    for i, raw in enumerate(raws):
+        if kinds[i] == "text" and _BULLET.match(raw):
             kinds[i] = "bullet"
     return [
         Line(start=s, end=s + len(raws[i]), kind=kinds[i], text=cleans[i])
@@ -206,7 +206,7 @@ def _is_heading(
         return False
     if not (clean[0].isupper() or clean[0].isdigit()) or _CAPTION.match(clean):
         return False
-    if _NOT_HEADING_START.match(clean) or _BULLET.match(clean) and not _NUMBERED_HEADING.match(clean):
+    if _NOT_HEADING_START.match(clean) or (_BULLET.match(clean) and not _NUMBERED_HEADING.match(clean)):
         return False
     if re.fullmatch(r"[\d\s.,/-]+", clean):
         return False

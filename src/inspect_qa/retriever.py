@@ -221,7 +221,7 @@ class Retriever:
         order = np.argsort(-s, kind="stable")
         return self._passages(order, s, k)
 
-    def _passages(self, order: Sequence[int], s: np.ndarray, k: int) -> list[Passage]:
+    def _passages(self, order: Sequence[int] | np.ndarray, s: np.ndarray, k: int) -> list[Passage]:
         out: list[Passage] = []
         taken: list[Chunk] = []
         for row in order:

@@ -1,0 +1,115 @@
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inspect_qa.chunking import ChunkSettings, chunk_id, make_chunks, normalise
+from inspect_qa.documents import Document, extract_metadata, read_corpus
+from inspect_qa.embedding import HashingEmbedder
+from inspect_qa.layout import classify_lines
+
+from .conftest import LETTER, SEEDS
+
+COUNT = HashingEmbedder().count_tokens
+
+
+def _doc(text: str, doc_id: str = "d.txt") -> Document:
+    return Document(doc_id, text, extract_metadata(text))
+
+
+def _check_offsets(doc: Document, chunks) -> None:
+    prev_end = 0
+    for c in chunks:
+        assert 0 <= c.start < c.end <= len(doc.text)
+        assert normalise(doc.text[c.start : c.end]) == normalise(c.text) == c.text
+        assert c.start >= prev_end, "chunks overlap or go backwards"
+        prev_end = c.end
+        for a, b in c.sentences:
+            assert c.start <= a < b <= c.end
+            assert doc.text[a:b].strip() == doc.text[a:b]
+
+
+def test_every_chunk_of_every_seed_has_exact_offsets() -> None:
+    for doc in read_corpus(SEEDS):
+        chunks = make_chunks(doc, COUNT, ChunkSettings(chunk_tokens=100))
+        assert chunks, doc.id
+        _check_offsets(doc, chunks)
+        assert all(COUNT(c.text) <= 100 for c in chunks)
+
+
+def test_chunk_ids_are_stable_and_content_derived() -> None:
+    doc = _doc(LETTER)
+    a = make_chunks(doc, COUNT)
+    b = make_chunks(doc, COUNT)
+    assert [c.id for c in a] == [c.id for c in b]
+    assert a[0].id == chunk_id(doc.id, a[0].start, a[0].end, a[0].text)
+    assert len({c.id for c in a}) == len(a)
+
+
+def test_chunks_cut_at_headings_and_record_sections() -> None:
+    chunks = make_chunks(_doc(LETTER), COUNT)
+    overall = [c for c in chunks if c.section == "Overall"]
+    assert overall and overall[0].text.startswith("Overall Caseloads for social workers")
+    assert all("Overall" not in c.text for c in chunks if c.section != "Overall")
+
+
+FURNITURE = [
+    "Ofsted is proud to use recycled paper", "enquiries@ofsted.gov.uk", "T 0300 123 1231",
+    "10 Holliday Street", "DY1 1JQ", "DY1 1HZ", "Westox House", "Contact Us",
+    "Introduction and Context\t4",
+]
+
+
+def test_page_furniture_never_becomes_a_chunk() -> None:
+    for doc in read_corpus(SEEDS):
+        for c in make_chunks(doc, COUNT):
+            raw = doc.text[c.start : c.end]
+            for f in FURNITURE:
+                assert f not in raw, (doc.id, f)
+            assert len(c.text.split()) >= 4
+
+
+def test_address_block_is_furniture() -> None:
+    kinds = {ln.text: ln.kind for ln in classify_lines(LETTER)}
+    for line in ("The Axis Building", "B1 1TF", "Jane Doe", "Town Hall", "EX1 2AB",
+                 "enquiries@ofsted.gov.uk"):
+        assert kinds[line] == "furniture", line
+    assert kinds["Overall"] == "heading"
+
+
+def test_sentences_split_on_sentence_ends_not_line_breaks() -> None:
+    text = ("Inspectors saw cases where \n\nchildren were safe. Mr Smith agreed. The council "
+            "has\nimproved.\n\n- First point here.\n- Second point here.")
+    doc = _doc(text)
+    chunks = make_chunks(doc, COUNT)
+    sents = [normalise(text[a:b]) for c in chunks for a, b in c.sentences]
+    assert sents == [
+        "Inspectors saw cases where children were safe.", "Mr Smith agreed.",
+        "The council has improved.", "- First point here.", "- Second point here.",
+    ]
+
+
+def test_a_sentence_longer_than_the_window_is_cut() -> None:
+    text = "Word " * 500 + "end."
+    chunks = make_chunks(_doc(text), COUNT, ChunkSettings(chunk_tokens=60))
+    assert len(chunks) > 5
+    assert all(COUNT(c.text) <= 60 for c in chunks)
+    _check_offsets(_doc(text), chunks)
+
+
+PHRASES = ["The council improved. ", "Caseloads fell to 18. ", "the council improved ",
+           "Overall\n\n", "\n", "  ", "Children were seen.\n\n", "A B C. ", "x, y; z "]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(PHRASES), min_size=1, max_size=120),
+       st.integers(min_value=12, max_value=80))
+def test_offsets_hold_on_generated_text_with_repeats(parts: list[str], size: int) -> None:
+    text = "".join(parts)
+    doc = _doc(text)
+    chunks = make_chunks(doc, COUNT, ChunkSettings(chunk_tokens=size, min_words=1))
+    _check_offsets(doc, chunks)
+    # Nothing with words is lost except headings standing alone.
+    covered = " ".join(doc.text[c.start : c.end] for c in chunks)
+    words = re.findall(r"\w+", covered)
+    assert len(words) >= len(re.findall(r"\w+", text)) - 20 * text.count("Overall")

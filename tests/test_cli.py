@@ -1,0 +1,57 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from inspect_qa.cli import main
+
+
+@pytest.fixture
+def built(corpus: Path, tmp_path: Path, capsys) -> Path:
+    out = tmp_path / "ix"
+    assert main(["index", str(corpus), "--out", str(out), "--model", "hashing-256"]) == 0
+    text = capsys.readouterr().out
+    assert "added" in text and "2 documents" in text
+    return out
+
+
+def test_index_twice_reports_up_to_date(built: Path, corpus: Path, capsys) -> None:
+    assert main(["index", str(corpus), "--out", str(built), "--model", "hashing-256"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_ask_human_and_json(built: Path, capsys) -> None:
+    assert main(["ask", "adoption wait days", "--index", str(built), "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "sub/news.md:" in out and "[adoption]" in out.lower()
+    assert main(["ask", "adoption wait days", "--index", str(built), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"found", "text", "confidence", "passages"} <= set(d)
+    assert d["passages"][0]["source"] == "sub/news.md"
+
+
+def test_info_and_check(built: Path, capsys) -> None:
+    assert main(["info", str(built)]) == 0
+    out = capsys.readouterr().out
+    assert "2 documents" in out and "hashing-256" in out
+    assert main(["check", str(built)]) == 0
+    assert "0 problem(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ask", "   ", "--index", "{ix}"],
+        ["ask", "ok", "-k", "0", "--index", "{ix}"],
+        ["ask", "ok", "--mode", "fuzzy", "--index", "{ix}"],
+        ["ask", "ok", "--index", "{missing}"],
+        ["info", "{missing}"],
+        ["index", "{missing}", "--out", "{ix}", "--model", "hashing-256"],
+    ],
+)
+def test_errors_are_one_line_with_exit_2(argv, built: Path, tmp_path: Path, capsys) -> None:
+    argv = [a.format(ix=built, missing=tmp_path / "missing") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("inspect-qa: error: ") and err.count("\n") == 1
+    assert "Traceback" not in err

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from inspect_qa.documents import extract_metadata, read_corpus
+from inspect_qa.errors import CorpusError, UnreadableDocument
+
+from .conftest import LETTER, NEWS, SEEDS
+
+
+def test_reads_recursively_with_relative_ids(corpus: Path) -> None:
+    docs = read_corpus(corpus)
+    assert [d.id for d in docs] == ["letter.txt", "sub/news.md"]
+    assert docs[0].text == LETTER  # the file as decoded, unchanged
+
+
+def test_hidden_and_other_files_are_skipped(corpus: Path) -> None:
+    (corpus / ".hidden.txt").write_text("secret", encoding="utf-8")
+    (corpus / "image.png").write_bytes(b"\x89PNG")
+    assert [d.id for d in read_corpus(corpus)] == ["letter.txt", "sub/news.md"]
+
+
+def test_invalid_utf8_is_an_error_naming_the_file(corpus: Path) -> None:
+    (corpus / "bad.txt").write_bytes(b"caf\xe9 au lait")
+    with pytest.raises(UnreadableDocument, match=r"bad\.txt") as info:
+        read_corpus(corpus)
+    assert "iconv" in str(info.value)
+
+
+def test_empty_corpus_and_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        read_corpus(tmp_path / "nope")
+    (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no documents"):
+        read_corpus(tmp_path)
+
+
+def test_letter_metadata() -> None:
+    md = extract_metadata(LETTER)
+    assert md["kind"] == "monitoring letter"
+    assert md["date"] == "2019-03-12"
+    assert md["visit_number"] == 3
+    assert md["inspectors"] == ["Ann Example", "Bob Sample"]
+    assert md["authority"] == "Exampleton Metropolitan Borough Council"
+    assert md["title"].startswith("Monitoring visit to Exampleton")
+
+
+def test_news_metadata() -> None:
+    md = extract_metadata(NEWS)
+    assert md["kind"] == "news item"
+    assert md["title"] == "Riverton improves fostering"
+    assert md["authority"] == "Riverton"
+    assert md["date"] is None
+
+
+SEED_METADATA = {
+    "000_f2ce1d9da8a51203.txt": ("monitoring letter", "2018-05-29", 6, ["Alison Smale", "Andy Waugh"]),
+    "001_e455c22296b3b456.txt": ("monitoring letter", "2016-10-26", 1,
+                                 ["Jenny Turnross", "Alison Smale"]),
+    "002_87759ed1007758fa.txt": ("monitoring letter", "2018-03-05", 5,
+                                 ["Andy Waugh", "Pauline Higham", "Sue Williams"]),
+    "003_24d6193986422878.txt": ("news item", None, 7, []),
+    "004_c317150f610727ac.txt": ("commissioner report", "2016-07", None, []),
+}
+
+
+def test_seed_metadata() -> None:
+    docs = {d.id: d for d in read_corpus(SEEDS)}
+    assert set(docs) == set(SEED_METADATA)
+    for doc_id, (kind, date, visit, inspectors) in SEED_METADATA.items():
+        md = docs[doc_id].metadata
+        assert (md["kind"], md["date"], md["visit_number"], md["inspectors"]) == (
+            kind, date, visit, inspectors), doc_id
+        assert md["authority"] and "Dudley" in md["authority"]
+    assert docs["004_c317150f610727ac.txt"].metadata["author"] == "Eleanor Brazil"

@@ -1,0 +1,183 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspect_qa.embedding import HashingEmbedder
+from inspect_qa.errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
+from inspect_qa.index import build_index, current_version_dir, load_index, read_manifest
+from inspect_qa.retriever import Retriever
+
+from .conftest import NEWS
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed(self, texts, *, batch_size=32, progress=False):
+        self.embedded.extend(texts)
+        return super().embed(texts)
+
+
+def test_build_and_load_round_trip(corpus: Path, tmp_path: Path, embedder) -> None:
+    rep = build_index(corpus, tmp_path / "ix", embedder=embedder)
+    assert rep.rebuilt and set(rep.added) == {"letter.txt", "sub/news.md"}
+    ix = load_index(tmp_path / "ix")
+    assert len(ix.chunks) == rep.chunks == len(ix.chunk_vectors)
+    assert ix.chunk_vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ix.chunk_vectors, axis=1), 1.0, rtol=1e-5)
+    m = read_manifest(tmp_path / "ix")
+    for key in ("format_version", "package_version", "model", "chunking", "documents", "files",
+                "counts", "built_at"):
+        assert key in m
+    assert m["model"]["fingerprint"] == embedder.fingerprint()
+    assert m["documents"]["letter.txt"]["content_hash"] == ix.documents["letter.txt"].content_hash
+
+
+def test_no_pickle_anywhere(corpus: Path, tmp_path: Path, embedder) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    for p in (tmp_path / "ix").rglob("*"):
+        if p.is_file():
+            assert p.suffix not in (".pkl", ".pickle"), p
+            assert not p.read_bytes().startswith(b"\x80\x04"), p
+            if p.suffix == ".npy":
+                np.load(p, allow_pickle=False)
+
+
+def test_rebuild_with_nothing_changed_is_a_no_op(corpus: Path, tmp_path: Path) -> None:
+    emb = CountingEmbedder()
+    build_index(corpus, tmp_path / "ix", embedder=emb)
+    version = current_version_dir(tmp_path / "ix")
+    emb.embedded.clear()
+    rep = build_index(corpus, tmp_path / "ix", embedder=emb)
+    assert not rep.rebuilt and emb.embedded == []
+    assert current_version_dir(tmp_path / "ix") == version
+
+
+def test_only_the_changed_document_is_re_embedded(corpus: Path, tmp_path: Path) -> None:
+    emb = CountingEmbedder()
+    build_index(corpus, tmp_path / "ix", embedder=emb)
+    before = load_index(tmp_path / "ix")
+    letter_rows = [i for i, c in enumerate(before.chunks) if c.doc_id == "letter.txt"]
+    emb.embedded.clear()
+    (corpus / "sub" / "news.md").write_text(NEWS + "\nFostering panels meet weekly.\n")
+    rep = build_index(corpus, tmp_path / "ix", embedder=emb)
+    assert rep.changed == ("sub/news.md",) and rep.unchanged == ("letter.txt",)
+    assert emb.embedded and all("letter" not in t.lower() for t in emb.embedded)
+    assert all("Exampleton" not in t for t in emb.embedded)
+    after = load_index(tmp_path / "ix")
+    after_rows = [i for i, c in enumerate(after.chunks) if c.doc_id == "letter.txt"]
+    np.testing.assert_array_equal(before.chunk_vectors[letter_rows],
+                                  after.chunk_vectors[after_rows])
+    # removing a document
+    (corpus / "sub" / "news.md").unlink()
+    rep = build_index(corpus, tmp_path / "ix", embedder=emb)
+    assert rep.removed == ("sub/news.md",)
+    assert {c.doc_id for c in load_index(tmp_path / "ix").chunks} == {"letter.txt"}
+
+
+def test_missing_index_names_the_command(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFound, match="inspect-qa index"):
+        load_index(tmp_path / "nothing")
+
+
+def test_tampered_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    chunks = current_version_dir(tmp_path / "ix") / "chunks.jsonl"
+    chunks.write_text(chunks.read_text().replace("Caseloads", "Casel0ads"))
+    with pytest.raises(IndexCorrupt, match=r"chunks.jsonl.*checksum.*inspect-qa index"):
+        load_index(tmp_path / "ix")
+
+
+def test_missing_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    (current_version_dir(tmp_path / "ix") / "chunk_vectors.npy").unlink()
+    with pytest.raises(IndexCorrupt, match=r"missing chunk_vectors\.npy"):
+        load_index(tmp_path / "ix")
+
+
+def test_other_format_version_is_refused(corpus: Path, tmp_path: Path, embedder) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    mpath = current_version_dir(tmp_path / "ix") / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["format_version"] = 999
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(IndexIncompatible, match="format 999"):
+        load_index(tmp_path / "ix")
+
+
+def test_other_model_is_refused_and_rebuilt(corpus: Path, tmp_path: Path, embedder) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    other = HashingEmbedder(dimension=64)
+    with pytest.raises(IndexIncompatible, match="another fingerprint"):
+        Retriever.load(tmp_path / "ix", embedder=other)
+    rep = build_index(corpus, tmp_path / "ix", embedder=other)  # full rebuild, not an error
+    assert rep.rebuilt and rep.embedded_chunks == rep.chunks
+    assert Retriever.load(tmp_path / "ix", embedder=other).index.chunk_vectors.shape[1] == 64
+
+
+def test_chunk_size_must_fit_the_window(corpus: Path, tmp_path: Path, embedder) -> None:
+    from inspect_qa.chunking import ChunkSettings
+
+    with pytest.raises(InspectQAError, match="at most"):
+        build_index(corpus, tmp_path / "ix", embedder=embedder,
+                    settings=ChunkSettings(chunk_tokens=10_000))
+
+
+SLOW_BUILD = """
+import sys, time
+from inspect_qa.embedding import HashingEmbedder
+from inspect_qa.index import build_index
+
+class Slow(HashingEmbedder):
+    def embed(self, texts, *, batch_size=32, progress=False):
+        time.sleep(0.01)
+        return super().embed(texts)
+
+print("start", flush=True)
+build_index(sys.argv[1], sys.argv[2], embedder=Slow())
+print("done", flush=True)
+"""
+
+
+def test_kill_9_during_build_leaves_previous_index_usable(seeds_copy: Path, tmp_path: Path,
+                                                          embedder) -> None:
+    ix = tmp_path / "ix"
+    build_index(seeds_copy, ix, embedder=embedder)
+    old_version = current_version_dir(ix)
+    old_files = {p.name: p.read_bytes() for p in old_version.iterdir() if p.is_file()}
+    # Change every document so that a rebuild has to re-embed all of them.
+    for p in seeds_copy.iterdir():
+        p.write_text(p.read_text() + "\nAppendix added later.\n")
+    script = tmp_path / "slow_build.py"
+    script.write_text(SLOW_BUILD)
+    outcomes = set()
+    for delay in (0.3, 0.8, 1.5, 2.5, 4.0):
+        proc = subprocess.Popen([sys.executable, str(script), str(seeds_copy), str(ix)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "start"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        loaded = load_index(ix)  # never raises: the old or a complete new version is live
+        live = current_version_dir(ix)
+        if live == old_version:
+            assert {p.name: p.read_bytes() for p in live.iterdir() if p.is_file()} == old_files
+            outcomes.add("old")
+        else:
+            assert all("Appendix added later." in d.text for d in loaded.documents.values())
+            outcomes.add("new")
+            break
+    assert "old" in outcomes  # at least one kill landed mid-build
+    # A normal build afterwards works and cleans up what the killed builds left.
+    build_index(seeds_copy, ix, embedder=embedder)
+    leftovers = [p.name for p in ix.iterdir() if p.name.startswith((".tmp", "v-"))]
+    assert leftovers == [current_version_dir(ix).name]

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+
+from inspect_qa import MAX_K, MAX_QUESTION_CHARS, Filters, InvalidQuery, Passage, Retriever
+from inspect_qa.chunking import normalise
+
+
+@pytest.fixture
+def retriever(corpus: Path, tmp_path: Path, embedder) -> Retriever:
+    return Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_search_finds_the_right_document(retriever: Retriever, mode: str) -> None:
+    ps = retriever.search("how long do children wait for adoption in Riverton", k=3, mode=mode)
+    assert ps and ps[0].source == "sub/news.md"
+    ps = retriever.search("caseloads social workers assessment team", k=3, mode=mode)
+    assert ps[0].source == "letter.txt"
+
+
+def test_passages_are_cited_exactly(retriever: Retriever) -> None:
+    for p in retriever.search("children caseloads fostering", k=10):
+        assert isinstance(p, Passage)
+        doc = retriever.index.documents[p.source]
+        assert normalise(doc.text[p.start : p.end]) == p.text
+        d = p.to_dict()
+        assert set(d) == {"text", "source", "start", "end", "score", "title", "date", "section",
+                          "page", "chunk_id"}
+
+
+def test_results_sorted_at_most_k_never_padded_never_overlapping(retriever: Retriever) -> None:
+    n_chunks = len(retriever.index.chunks)
+    for mode in ("dense", "lexical", "hybrid"):
+        ps = retriever.search("children", k=MAX_K, mode=mode)
+        assert len(ps) <= min(MAX_K, n_chunks)
+        scores = [p.score for p in ps]
+        assert scores == sorted(scores, reverse=True)
+        spans = [(p.source, p.start, p.end) for p in ps]
+        for i, a in enumerate(spans):
+            for b in spans[i + 1 :]:
+                assert not (a[0] == b[0] and a[1] < b[2] and b[1] < a[2])
+    # lexical search returns only passages sharing a word with the question: not padded
+    assert retriever.search("zebra giraffe", k=5, mode="lexical") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"question": ""}, "empty"),
+        ({"question": "   \n\t"}, "empty"),
+        ({"question": None}, "empty"),
+        ({"question": "x" * (MAX_QUESTION_CHARS + 1)}, "limit"),
+        ({"question": "ok", "k": 0}, "k must be"),
+        ({"question": "ok", "k": MAX_K + 1}, "k must be"),
+        ({"question": "ok", "k": "5"}, "whole number"),
+        ({"question": "ok", "k": True}, "whole number"),
+        ({"question": "ok", "mode": "semantic"}, "unknown mode"),
+        ({"question": "ok", "filters": Filters(sources=("nope.txt",))}, "unknown document"),
+    ],
+)
+def test_bad_input_is_a_clear_error(retriever: Retriever, kwargs, message) -> None:
+    with pytest.raises(InvalidQuery, match=message):
+        retriever.search(**kwargs)
+    with pytest.raises(InvalidQuery, match=message):
+        retriever.answer(**kwargs)
+
+
+def test_filters(retriever: Retriever) -> None:
+    only_news = retriever.search("children", k=10, filters=Filters(sources=("sub/news.md",)))
+    assert only_news and {p.source for p in only_news} == {"sub/news.md"}
+    dated = retriever.search("children", k=10, filters=Filters(date_from="2019-01-01"))
+    assert dated and {p.source for p in dated} == {"letter.txt"}  # the news item has no date
+    assert retriever.search("children", k=10, filters=Filters(date_to="2018-12-31")) == []
+
+
+def test_answer_is_verbatim_and_cited(retriever: Retriever) -> None:
+    a = retriever.answer("How many children do social workers in the assessment team hold?")
+    d = a.to_dict()
+    assert set(d) >= {"question", "found", "text", "source", "start", "end", "confidence",
+                      "passages"}
+    assert 0.0 <= a.confidence <= 1.0
+    assert a.passages
+    if a.found:
+        doc = retriever.index.documents[a.source]
+        assert normalise(doc.text[a.start : a.end]) == a.text
+    else:
+        assert a.text == "" and a.start is None
