@@ -1,0 +1,357 @@
+"""The question page: a Gradio ``Blocks`` app over one :class:`Retriever`, plus its JSON API.
+
+``build_app(retriever)`` makes the page; ``serve()`` builds or updates the index, then serves it
+(what ``python app.py`` and ``inspect-qa serve`` run). Two named endpoints, ``search`` and
+``answer``, return the same dicts as ``Passage.to_dict()`` and ``Answer.to_dict()``.
+
+Safety: loopback and no share link by default; nothing served from disk (``allowed_paths`` empty,
+index and corpus folders blocked); every input checked here, on the server, whatever the browser
+allowed; errors reach the user as one readable line (``gr.Error``), never a traceback; document
+text is escaped when rendered (see :mod:`inspect_qa.ui_render`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from . import ui_render as render
+from .answers import Answer
+from .embedding import Embedder
+from .errors import InspectQAError, InvalidQuery
+from .retriever import MAX_K, MAX_QUESTION_CHARS, Filters, Retriever
+
+log = logging.getLogger(__name__)
+
+#: Requests that may wait in the queue; past this a request is refused with "queue is full".
+QUEUE_MAX_SIZE = 32
+#: Questions answered at once (each runs the embedding model on the CPU).
+CONCURRENCY = 2
+#: Longest raw input looked at before whitespace is normalised (a guard against huge payloads).
+MAX_RAW_CHARS = 20 * MAX_QUESTION_CHARS
+DEFAULT_K = 5
+MODES = ("hybrid", "dense", "lexical")
+
+#: Example questions about the seed corpus, offered only when the index holds those documents.
+SEED_EXAMPLES = (
+    "How many cases do social workers in Dudley's court team carry?",
+    "Who was the Ofsted Inspector on the February 2018 monitoring visit?",
+    "What is the maximum number of families an early help worker should hold?",
+    "Were care plans presented verbally challenged by independent reviewing officers?",
+    "What effect was high staff turnover starting to have?",
+    "How many permanence coordinators are there?",
+)
+SEED_DOCUMENTS = frozenset({
+    "000_f2ce1d9da8a51203.txt", "001_e455c22296b3b456.txt", "002_87759ed1007758fa.txt",
+    "003_24d6193986422878.txt", "004_c317150f610727ac.txt",
+})
+
+_PARTIAL_ISO = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
+
+
+# -- input checks (the browser's limits are not trusted) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """A checked request: what the page and both endpoints pass to the retriever."""
+
+    question: str
+    k: int
+    mode: str
+    filters: Filters | None
+
+
+def _check_question(question: Any) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuery("the question must be text")
+    if len(question) > MAX_RAW_CHARS:
+        raise InvalidQuery(f"the question is too long; the limit is {MAX_QUESTION_CHARS} "
+                           "characters: shorten it")
+    q = " ".join(question.split())
+    if not q:
+        raise InvalidQuery("the question is empty: type a question")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise InvalidQuery(f"the question is {len(q)} characters long; the limit is "
+                           f"{MAX_QUESTION_CHARS}: shorten it")
+    return q
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, float) and k.is_integer():
+        k = int(k)  # sliders and JSON clients may send 5.0
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise InvalidQuery(f"the number of passages must be a whole number from 1 to {MAX_K}")
+    if not 1 <= k <= MAX_K:
+        raise InvalidQuery(f"the number of passages must be from 1 to {MAX_K}, not {k}")
+    return k
+
+
+def _check_mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise InvalidQuery(f"unknown mode: use one of {', '.join(MODES)}")
+    return str(mode)
+
+
+def _check_date(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidQuery(f"{name} must be a date written YYYY-MM-DD, YYYY-MM or YYYY")
+    v = value.strip()
+    if not v:
+        return None
+    if not _PARTIAL_ISO.fullmatch(v):
+        raise InvalidQuery(f"{name} {v[:40]!r} is not a date: write it YYYY-MM-DD, YYYY-MM or YYYY")
+    parts = [int(x) for x in v.split("-")] + [1, 1]
+    try:
+        dt.date(parts[0], parts[1], parts[2])
+    except ValueError:
+        raise InvalidQuery(f"{name} {v!r} is not a date in the calendar") from None
+    return v
+
+
+def _check_sources(sources: Any, known: Sequence[str]) -> tuple[str, ...] | None:
+    if sources is None or sources == "":
+        return None
+    if isinstance(sources, str) or not isinstance(sources, list | tuple):
+        raise InvalidQuery("documents must be a list of document names (see the Index tab)")
+    if len(sources) > max(len(known), 1) * 2:
+        raise InvalidQuery(f"too many documents listed ({len(sources)}); "
+                           f"the index holds {len(known)}")
+    for s in sources:
+        if not isinstance(s, str) or s not in known:
+            shown = s[:80] if isinstance(s, str) else type(s).__name__
+            raise InvalidQuery(f"unknown document {shown!r}: choose names from the Index tab")
+    return tuple(dict.fromkeys(sources)) or None
+
+
+def check_query(retriever: Retriever, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid",
+                sources: Any = None, date_from: Any = None, date_to: Any = None) -> Query:
+    """Check every input of a request; raises :class:`InvalidQuery` naming what to fix."""
+    q = _check_question(question)
+    k = _check_k(k)
+    mode = _check_mode(mode)
+    ids = _check_sources(sources, list(retriever.index.documents))
+    d_from = _check_date(date_from, "the start date")
+    d_to = _check_date(date_to, "the end date")
+    if d_from and d_to:
+        n = min(len(d_from), len(d_to))
+        if d_from[:n] > d_to[:n]:
+            raise InvalidQuery(f"the start date {d_from} is after the end date {d_to}: swap them")
+    filters = Filters(sources=ids, date_from=d_from, date_to=d_to)
+    return Query(q, k, mode, None if filters.is_empty() else filters)
+
+
+@contextlib.contextmanager
+def readable_errors() -> Iterator[None]:
+    """Turn any failure into one readable line for the user; the server log keeps the details."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except InspectQAError as exc:
+        log.info("refused a request: %s", exc)
+        # Gradio renders error messages as HTML: escape them, they may quote the input.
+        raise gr.Error(escape(str(exc), quote=False), title="Cannot answer",
+                       print_exception=False) from None
+    except Exception:
+        log.exception("unexpected error while answering")
+        raise gr.Error("Something went wrong on the server while answering; its log has the "
+                       "details.", title="Server error", print_exception=False) from None
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+
+def _examples(retriever: Retriever) -> list[str]:
+    return list(SEED_EXAMPLES) if set(retriever.index.documents) >= SEED_DOCUMENTS else []
+
+
+def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
+              queue_size: int = QUEUE_MAX_SIZE, concurrency: int = CONCURRENCY) -> gr.Blocks:
+    """The question page over ``retriever`` (queue included); launch it with :func:`launch`.
+
+    Args:
+        retriever: an open retriever, shared by every request.
+        examples: questions offered as examples; by default the seed corpus's, when it is indexed.
+        queue_size: requests that may wait; more are refused cleanly.
+        concurrency: requests answered at once.
+    """
+    from .ui_style import PASSAGES_JS, SOURCE_JS
+
+    docs = retriever.index.documents
+    manifest = retriever.index.manifest
+
+    def search(question: str, k: int = DEFAULT_K, mode: str = "hybrid",
+               sources: list[str] | None = None, date_from: str | None = None,
+               date_to: str | None = None) -> list[dict[str, Any]]:
+        """The k best passages for a question, best first (each as Passage.to_dict()).
+
+        mode is hybrid, dense or lexical; sources restricts to some documents (names as in the
+        Index tab); date_from/date_to are YYYY-MM-DD, YYYY-MM or YYYY, inclusive.
+        """
+        with readable_errors():
+            qy = check_query(retriever, question, k, mode, sources, date_from, date_to)
+            return [p.to_dict() for p in retriever.search(qy.question, qy.k, qy.mode,
+                                                          filters=qy.filters)]
+
+    def answer(question: str, k: int = DEFAULT_K, mode: str = "hybrid",
+               sources: list[str] | None = None, date_from: str | None = None,
+               date_to: str | None = None) -> dict[str, Any]:
+        """The sentence that answers a question, with its cited passages (Answer.to_dict()).
+
+        found is false when the documents do not answer it; passages then holds the closest.
+        Takes the same arguments as search.
+        """
+        with readable_errors():
+            qy = check_query(retriever, question, k, mode, sources, date_from, date_to)
+            return retriever.answer(qy.question, qy.k, qy.mode, filters=qy.filters).to_dict()
+
+    def ask(question: Any, k: Any, mode: Any, sources: Any, date_from: Any, date_to: Any
+            ) -> tuple[str, str, str, Answer]:
+        with readable_errors():
+            qy = check_query(retriever, question, k, mode, sources, date_from, date_to)
+            t0 = time.perf_counter()
+            a = retriever.answer(qy.question, qy.k, qy.mode, filters=qy.filters)
+            seconds = time.perf_counter() - t0
+            log.info("answered in %.3fs (found=%s): %r", seconds, a.found, qy.question[:80])
+            shown = a.passage_index if a.passage_index is not None else 0
+            if a.passages:
+                p = a.passages[shown]
+                source = render.source_view(docs[p.source], p, a, shown + 1)
+            else:
+                source = render.source_placeholder()
+            card = render.answer_card(a, docs) + render.timing_line(seconds, qy.mode, qy.k,
+                                                                   len(a.passages))
+            return (card, render.passages_list(a, docs, shown if a.passages else None),
+                    source, a)
+
+    def show(last: Answer | None, evt: gr.EventData) -> tuple[str, str]:
+        with readable_errors():
+            data = evt._data  # sent by the browser: checked like any input
+            i = data.get("index") if isinstance(data, dict) else None
+            if last is None or not isinstance(i, int) or not 0 <= i < len(last.passages):
+                raise InvalidQuery("that passage is no longer on the page: ask again")
+            p = last.passages[i]
+            return (render.source_view(docs[p.source], p, last, i + 1, chosen=True),
+                    render.passages_list(last, docs, i))
+
+    with gr.Blocks(title="inspect-qa", analytics_enabled=False) as demo:
+        gr.HTML(render.header(manifest), js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                with gr.Row(equal_height=True):
+                    question = gr.Textbox(
+                        show_label=False, placeholder="Ask a question of the reports…",
+                        max_length=MAX_QUESTION_CHARS, lines=1, max_lines=4, scale=8,
+                        autofocus=True, elem_id="iqa-question")
+                    ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=100,
+                                           elem_id="iqa-ask")
+                examples_list = list(examples) if examples is not None else _examples(retriever)
+                ex = (gr.Examples([[q] for q in examples_list], inputs=[question], label="Examples",
+                                  api_visibility="private", examples_per_page=8)
+                      if examples_list else None)
+                with gr.Accordion("Filters and settings", open=False):
+                    with gr.Row():
+                        sources = gr.Dropdown(
+                            choices=[(f"{d.title} ({d.date or 'undated'})", d.id)
+                                     for d in docs.values()],
+                            value=[], multiselect=True, label="Documents",
+                            info="Search only these (all when empty)", scale=3)
+                        date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD",
+                                               max_length=10, scale=1)
+                        date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD",
+                                             max_length=10, scale=1)
+                    with gr.Row():
+                        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, precision=0,
+                                      label="Passages", info="how many passages to cite")
+                        mode = gr.Radio(list(MODES), value="hybrid", label="Mode",
+                                        info="dense: meaning · lexical: words · hybrid: both")
+                with gr.Row():
+                    with gr.Column(scale=5):
+                        answer_html = gr.HTML(js_on_load=None, elem_id="iqa-answer")
+                        passages = gr.HTML(js_on_load=PASSAGES_JS, elem_id="iqa-passages")
+                    with gr.Column(scale=6, elem_id="iqa-right"):
+                        source = gr.HTML(render.source_placeholder(), js_on_load=SOURCE_JS,
+                                         elem_id="iqa-source")
+            with gr.Tab("Index", id="index"):
+                gr.HTML(render.index_table(manifest), js_on_load=None, elem_id="iqa-index")
+        last = gr.State(None)
+
+        inputs = [question, k, mode, sources, date_from, date_to]
+        outputs = [answer_html, passages, source, last]
+        gr.on([ask_button.click, question.submit], ask, inputs, outputs,
+                      api_visibility="private", show_progress="minimal")
+        if ex is not None:
+            ex.load_input_event.then(ask, inputs, outputs, api_visibility="private",
+                                     show_progress="minimal")
+        passages.show(show, [last], [source, passages], api_visibility="private",
+                      show_progress="hidden")
+        gr.api(search, api_name="search")
+        gr.api(answer, api_name="answer")
+    demo.queue(max_size=queue_size, default_concurrency_limit=concurrency, api_open=False)
+    return demo
+
+
+# -- serving -----------------------------------------------------------------------------------
+
+
+def open_retriever(index_dir: str | Path = "index", corpus_dir: str | Path = "seeds",
+                   embedder: Embedder | None = None) -> Retriever:
+    """Build or update the index of ``corpus_dir`` (a no-op when nothing changed), then open it.
+
+    Without a corpus folder the existing index is served as it is.
+    """
+    if Path(corpus_dir).is_dir():
+        log.info("checking index %s against %s (built on first run or when documents change)",
+                 index_dir, corpus_dir)
+        t0 = time.perf_counter()
+        r = Retriever.build(corpus_dir, index_dir, embedder=embedder, progress=True)
+        log.info("index ready in %.1fs: %d documents, %d chunks", time.perf_counter() - t0,
+                 len(r.index.documents), len(r.index.chunks))
+        return r
+    log.warning("no corpus folder %s: serving index %s as it is", corpus_dir, index_dir)
+    return Retriever.load(index_dir, embedder=embedder)
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
+           blocked_paths: Sequence[str | Path] = (), quiet: bool = False) -> str:
+    """Serve ``demo``; returns its local URL (when ``block`` is False; else runs until stopped)."""
+    from .ui_style import CSS, theme
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: anyone who can reach this address can query the documents",
+                    host)
+    try:
+        _, url, _ = demo.launch(
+            server_name=host, server_port=port, share=False, inbrowser=False,
+            prevent_thread_lock=not block, quiet=quiet, show_error=False,
+            allowed_paths=[], blocked_paths=[str(Path(p).resolve()) for p in blocked_paths],
+            max_file_size="1kb", footer_links=["api"], enable_monitoring=False,
+            run_history=False, mcp_server=False, ssr_mode=False, theme=theme(), css=CSS,
+        )
+    except OSError as exc:
+        raise InspectQAError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): "
+                             "pass another --port") from exc
+    return str(url)
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, index_dir: str | Path = "index",
+          corpus_dir: str | Path = "seeds", embedder: Embedder | None = None, *,
+          block: bool = True) -> gr.Blocks:
+    """Build or update the index, then serve the page on ``host:port`` (loopback by default)."""
+    retriever = open_retriever(index_dir, corpus_dir, embedder)
+    demo = build_app(retriever)
+    launch(demo, host, port, block=block, blocked_paths=(index_dir, corpus_dir))
+    return demo
