@@ -117,6 +117,21 @@ def test_answer_card_highlights_the_answer_inside_its_passage() -> None:
     assert "Report &lt;b&gt;1&lt;/b&gt;" in html  # metadata is escaped too
 
 
+def test_answer_card_shows_whole_sentences_around_a_long_passages_answer() -> None:
+    text = "Opening words here. " * 40 + "The answer sits here. " + "Closing words follow. " * 40
+    doc = Document("long.txt", text, {"title": "Long"})
+    p = _passage(doc, 0, len(text))
+    a, b = text.index("The answer"), text.index("here. ", text.index("The answer")) + 5
+    ans = Answer("q", True, text[a:b], doc.id, a, b, 0.9, (p,), 0)
+    got = parse(answer_card(ans, {doc.id: doc}))
+    assert got.text[ANSWER] == "The answer sits here."
+    quote = got.all_text.split("Answer")[1]
+    assert "… Opening words here." in quote and "Closing words follow. …" in quote
+    shown = quote[quote.index("Opening") : quote.index("follow.") + len("follow.")]
+    assert shown in text  # one contiguous piece of the document
+    assert 200 < len(shown) < 600
+
+
 def test_answer_card_says_not_found_and_points_to_the_passages() -> None:
     doc = _doc()
     a = Answer("q?", False, "", None, None, None, 0.31, (_passage(doc, 0, 40),))
@@ -184,5 +199,5 @@ def test_index_table_lists_documents_and_build() -> None:
     got = parse(html)
     assert "i" not in got.tags
     for s in ("a<b>.txt", "<i>T</i>", "monitoring letter", "Oct 2016", "Dudley",
-              "Ann Example, Bob S", "1,234", "hashing-256", "1.5 s", "3 chunks"):
+              "Ann Example, Bob S", "1,234", "hashing-256", "1 Jan 2024 00:00 UTC in 1.5 s", "3 chunks"):
         assert s in got.all_text, s

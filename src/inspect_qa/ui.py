@@ -44,12 +44,10 @@ MODES = ("hybrid", "dense", "lexical")
 
 #: Example questions about the seed corpus, offered only when the index holds those documents.
 SEED_EXAMPLES = (
+    "What is the maximum number of families an early help worker should hold?",
     "How many cases do social workers in Dudley's court team carry?",
     "Who was the Ofsted Inspector on the February 2018 monitoring visit?",
-    "What is the maximum number of families an early help worker should hold?",
-    "Were care plans presented verbally challenged by independent reviewing officers?",
     "What effect was high staff turnover starting to have?",
-    "How many permanence coordinators are there?",
 )
 SEED_DOCUMENTS = frozenset({
     "000_f2ce1d9da8a51203.txt", "001_e455c22296b3b456.txt", "002_87759ed1007758fa.txt",

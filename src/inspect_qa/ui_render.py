@@ -8,6 +8,7 @@ same character offsets the citations use, so what is marked is exactly what is c
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
@@ -123,13 +124,14 @@ def citation(source: str, start: int | None, end: int | None) -> str:
     return f"{source}:{start}-{end}"
 
 
-def _meta_line(p: Passage, *, score: bool) -> str:
+def _meta_line(p: Passage, *, score: bool, cite: bool = True) -> str:
     bits = [escape(x) for x in (human_date(p.date), p.section or "") if x]
     if p.page:
         bits.append(f"p.&nbsp;{p.page}")
     if score:
         bits.append(f'<span class="iqa-score">score {p.score:.3f}</span>')
-    bits.append(f'<code class="iqa-cite">{escape(citation(p.source, p.start, p.end))}</code>')
+    if cite:
+        bits.append(f'<code class="iqa-cite">{escape(citation(p.source, p.start, p.end))}</code>')
     return '<span class="iqa-sep"> · </span>'.join(bits)
 
 
@@ -137,6 +139,25 @@ def _answer_marks(a: Answer, p: Passage) -> list[tuple[int, int, str]]:
     if a.found and a.source == p.source and a.start is not None and a.end is not None:
         return [(a.start, a.end, ANSWER)]
     return []
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'’”)]?\s+|\n\s*\n")
+
+
+def context_window(text: str, lo: int, hi: int, start: int, end: int,
+                   before: int = 300, after: int = 200) -> tuple[int, int]:
+    """The part of ``text[lo:hi]`` shown around ``text[start:end]``: whole sentences, about
+    ``before`` characters before it and ``after`` characters after it."""
+    a = lo
+    if start - lo > before:
+        ends = [m.end() for m in _SENTENCE_END.finditer(text, start - before, start)]
+        a = ends[0] if ends else text.find(" ", start - before, start) + 1 or start - before
+    b = hi
+    if hi - end > after:
+        m = _SENTENCE_END.search(text, end + 1, end + after)
+        b = m.start() + 1 if m else text.rfind(" ", end, end + after)
+        b = b if b > end else end + after
+    return a, b
 
 
 # -- the answer card ---------------------------------------------------------------------------
@@ -161,7 +182,9 @@ def answer_card(a: Answer, docs: Mapping[str, Document]) -> str:
         )
     p = a.passages[a.passage_index]
     text = docs[p.source].text
-    body = marked(text, p.start, p.end, _answer_marks(a, p))
+    lo, hi = context_window(text, p.start, p.end, a.start or p.start, a.end or p.end)
+    body = marked(text, lo, hi, _answer_marks(a, p))
+    body = ("… " if lo > p.start else "") + body + (" …" if hi < p.end else "")
     conf = max(0.0, min(1.0, a.confidence))
     return (
         '<section class="iqa-card iqa-found" data-testid="answer-card">'
@@ -171,9 +194,12 @@ def answer_card(a: Answer, docs: Mapping[str, Document]) -> str:
         f'{conf * 100:.0f}%"></span></span></span></div>'
         f'<blockquote class="iqa-passage">{body}</blockquote>'
         f'<div class="iqa-source-line"><span class="iqa-title">{escape(p.title)}</span></div>'
-        f'<div class="iqa-meta">{_meta_line(p, score=False)}'
-        f'<span class="iqa-sep"> · </span>answer at <code class="iqa-cite">'
-        f"{escape(citation(a.source, a.start, a.end))}</code></div></section>"
+        f'<div class="iqa-meta">{_meta_line(p, score=False, cite=False)}</div>'
+        '<div class="iqa-meta iqa-cites"><span class="iqa-label">answer</span> '
+        f'<code class="iqa-cite">{escape(citation(a.source, a.start, a.end))}</code> '
+        '<span class="iqa-label">in passage</span> '
+        f'<code class="iqa-cite">{escape(citation(p.source, p.start, p.end))}</code></div>'
+        "</section>"
     )
 
 
@@ -271,6 +297,15 @@ def header(manifest: Mapping[str, Any]) -> str:
     )
 
 
+def _when(iso: Any) -> str:
+    """"2024-01-01T09:30:00+00:00" → "1 Jan 2024 09:30 UTC"."""
+    try:
+        t = dt.datetime.fromisoformat(str(iso)).astimezone(dt.UTC)
+    except ValueError:
+        return str(iso)
+    return f"{t.day} {_MONTHS[t.month - 1]} {t.year} {t:%H:%M} UTC"
+
+
 def index_table(manifest: Mapping[str, Any]) -> str:
     """The documents with their extracted metadata and chunk counts, and how the index was made."""
     model = manifest.get("model", {})
@@ -278,7 +313,7 @@ def index_table(manifest: Mapping[str, Any]) -> str:
     summary = [
         ("Model", f"{model.get('name', '?')} (dimension {model.get('dimension', '?')}, "
                   f"window {model.get('max_tokens', '?')} word pieces)"),
-        ("Built", f"{manifest.get('built_at', '?')} in {manifest.get('build_seconds', '?')} s"),
+        ("Built", f"{_when(manifest.get('built_at'))} in {manifest.get('build_seconds', '?')} s"),
         ("Contents", f"{counts.get('documents', 0)} documents, {counts.get('chunks', 0)} "
                      f"chunks, {counts.get('sentences', 0)} sentences"),
         ("Search", "hybrid: dense (FAISS, exact inner product) + lexical (BM25), fused"),

@@ -36,7 +36,8 @@ CSS = """
 .iqa-kicker code { text-transform: none; letter-spacing: 0; }
 .iqa-kicker { font-size: 0.72rem; text-transform: uppercase; letter-spacing: 0.08em;
   font-weight: 600; color: var(--body-text-color-subdued); display: flex; gap: 0.8rem;
-  align-items: center; justify-content: space-between; margin-bottom: 0.45rem; }
+  align-items: center; justify-content: space-between; flex-wrap: wrap;
+  margin-bottom: 0.45rem; }
 .iqa-card { border: 1px solid var(--border-color-primary); border-left-width: 4px;
   border-radius: 6px; padding: 0.9rem 1.1rem 0.8rem; background: var(--background-fill-primary); }
 .iqa-found { border-left-color: #2563eb; }
@@ -55,6 +56,8 @@ blockquote.iqa-passage { margin: 0 0 0.6rem; padding: 0; border: 0; font-size: 1
 .iqa-source-line { margin-top: 0.2rem; }
 .iqa-meta { font-size: 0.8rem; color: var(--body-text-color-subdued); line-height: 1.7; }
 .iqa-sep { opacity: 0.6; }
+.iqa-cites { margin-top: 0.15rem; }
+.iqa-label { font-size: 0.7rem; text-transform: uppercase; letter-spacing: 0.06em; }
 code.iqa-cite { font-family: var(--font-mono); font-size: 0.76rem; padding: 0.05rem 0.35rem;
   border-radius: 3px; background: var(--background-fill-secondary);
   border: 1px solid var(--border-color-primary); white-space: nowrap; }
@@ -69,7 +72,7 @@ mark.iqa-span.iqa-ans { background: #fde68a; color: #1c1917; }
 .iqa-timing { font-size: 0.75rem; color: var(--body-text-color-subdued); text-align: right;
   font-variant-numeric: tabular-nums; margin-top: 0.25rem; }
 .iqa-h { font-size: 0.72rem; text-transform: uppercase; letter-spacing: 0.08em; font-weight: 600;
-  color: var(--body-text-color-subdued); margin: 1rem 0 0.4rem; }
+  color: var(--body-text-color-subdued); margin: 0.1rem 0 0.4rem; }
 .iqa-count { text-transform: none; letter-spacing: 0; font-weight: 400; }
 ol.iqa-list { list-style: none; margin: 0; padding: 0; }
 li.iqa-passage-card { border: 1px solid var(--border-color-primary); border-radius: 6px;
@@ -100,13 +103,21 @@ p.iqa-text { margin: 0.35rem 0 0.1rem; font-size: 0.93rem; line-height: 1.55; }
   margin: 0.4rem 0 1rem; font-size: 0.9rem; }
 .iqa-facts dt { color: var(--body-text-color-subdued); }
 .iqa-facts dd { margin: 0; }
-table.iqa-table { border-collapse: collapse; width: 100%; font-size: 0.86rem; }
+table.iqa-table { border-collapse: collapse; width: 100%; font-size: 0.86rem; border: 0; }
+.iqa-table, .iqa-table tr, .iqa-table th, .iqa-table td { border-left: 0 !important;
+  border-right: 0 !important; border-top: 0 !important; background: transparent; }
 .iqa-table th { text-align: left; font-weight: 600; font-size: 0.72rem; text-transform: uppercase;
   letter-spacing: 0.06em; color: var(--body-text-color-subdued);
   border-bottom: 1px solid var(--border-color-primary); padding: 0.4rem 0.6rem; }
 .iqa-table td { vertical-align: top; padding: 0.5rem 0.6rem;
   border-bottom: 1px solid var(--border-color-primary); }
-.iqa-table td:nth-child(n+7) { text-align: right; font-variant-numeric: tabular-nums; }
+.iqa-table td:nth-child(n+7), .iqa-table th:nth-child(n+7) { text-align: right;
+  font-variant-numeric: tabular-nums; }
+.iqa-table td:nth-child(3) { white-space: nowrap; }
+@media (max-width: 640px) {
+  code.iqa-cite { white-space: normal; word-break: break-all; }
+  .iqa-doc { max-height: 60vh; }
+}
 """
 
 #: Runs in the cited-passages component: "Show in source" sends the passage's number.
