@@ -194,3 +194,15 @@ def test_index_tab_lists_documents(page: Any, app: tuple[str, Retriever]) -> Non
         expect(table).to_contain_text(doc_id)
         expect(table.locator("tr", has_text=doc_id)).to_contain_text(str(d["chunks"]))
     expect(page.locator("#iqa-index")).to_contain_text("hashing-256")
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception),
+                                             ("", pytest.skip.Exception)])
+def test_missing_chromium_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="apt-get install -y chromium"):
+        chromium()

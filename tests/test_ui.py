@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -253,6 +256,37 @@ def test_open_retriever_builds_once_then_reuses(tmp_path: Path) -> None:
     # Without a corpus folder the built index is served as it is.
     assert set(ui.open_retriever(index, tmp_path / "gone", HashingEmbedder()).index.documents) \
         == set(changed.index.documents)
+
+
+@pytest.mark.slow
+def test_python_app_py_builds_the_index_then_serves(tmp_path: Path) -> None:
+    """The README's run command, end to end, with the real model on a tiny corpus."""
+    corpus, index, port = make_corpus(tmp_path), tmp_path / "index", free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(index),
+         "--corpus", str(corpus)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "app.py did not start serving in time"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            time.sleep(0.5)
+        got = Client(url, verbose=False).predict(
+            "What do caseloads for social workers in the assessment team average?",
+            api_name="/answer")
+        assert got["passages"] and got["passages"][0]["source"] == "letter.txt"
+        assert (index / "CURRENT").is_file()
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=60)[0]
+    assert "index ready" in out and f"http://127.0.0.1:{port}" in out
 
 
 def test_port_in_use_is_a_readable_error(app: Served) -> None:
