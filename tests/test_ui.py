@@ -207,6 +207,22 @@ def test_served_on_loopback_without_share_link_or_file_access(app: Served) -> No
     assert httpx.get(f"{app.url}monitoring", timeout=10).status_code >= 400
 
 
+def test_gradio_allowed_paths_from_the_environment_are_ignored(
+    app: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not serve", encoding="utf-8")
+    monkeypatch.setenv("GRADIO_ALLOWED_PATHS", str(tmp_path))
+    demo = ui.build_app(app.retriever)
+    url = ui.launch(demo, "127.0.0.1", free_port(), block=False, quiet=True)
+    try:
+        assert demo.allowed_paths == []
+        r = httpx.get(f"{url}gradio_api/file={secret}", timeout=10)
+        assert r.status_code >= 400 and "do not serve" not in r.text
+    finally:
+        demo.close()
+
+
 def test_a_burst_waits_or_is_refused_cleanly(app: Served) -> None:
     r = app.retriever
 

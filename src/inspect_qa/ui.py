@@ -239,7 +239,8 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
         with readable_errors():
             data = evt._data  # sent by the browser: checked like any input
             i = data.get("index") if isinstance(data, dict) else None
-            if last is None or not isinstance(i, int) or not 0 <= i < len(last.passages):
+            if (last is None or isinstance(i, bool) or not isinstance(i, int)
+                    or not 0 <= i < len(last.passages)):
                 raise InvalidQuery("that passage is no longer on the page: ask again")
             p = last.passages[i]
             return (render.source_view(docs[p.source], p, last, i + 1, chosen=True),
@@ -290,7 +291,7 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
         inputs = [question, k, mode, sources, date_from, date_to]
         outputs = [answer_html, passages, source, last]
         gr.on([ask_button.click, question.submit], ask, inputs, outputs,
-                      api_visibility="private", show_progress="minimal")
+              api_visibility="private", show_progress="minimal")
         if ex is not None:
             ex.load_input_event.then(ask, inputs, outputs, api_visibility="private",
                                      show_progress="minimal")
@@ -334,7 +335,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
     try:
         _, url, _ = demo.launch(
             server_name=host, server_port=port, share=False, inbrowser=False,
-            prevent_thread_lock=not block, quiet=quiet, show_error=False,
+            prevent_thread_lock=True, quiet=quiet, show_error=False,
             allowed_paths=[], blocked_paths=[str(Path(p).resolve()) for p in blocked_paths],
             max_file_size="1kb", footer_links=["api"], enable_monitoring=False,
             run_history=False, mcp_server=False, ssr_mode=False, theme=theme(), css=CSS,
@@ -342,6 +343,12 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
     except OSError as exc:
         raise InspectQAError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): "
                              "pass another --port") from exc
+    if demo.allowed_paths:
+        # An empty list lets GRADIO_ALLOWED_PATHS in; Gradio reads this list on every request.
+        log.warning("ignoring GRADIO_ALLOWED_PATHS: the page serves no files from disk")
+        demo.allowed_paths = []
+    if block:
+        demo.block_thread()
     return str(url)
 
 
