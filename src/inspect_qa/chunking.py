@@ -135,15 +135,19 @@ def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
             spans.extend(_split_flowing(text, run_start, run_end))
             run_start = None
 
+    prev_kind = None
     for line in lines:
         if not line.is_content:
             continue
         if line.kind in ("heading", "table") or _SALUTATION.match(line.text):
             flush()
             spans.append(_trim(text, line.start, line.end))
+            prev_kind = line.kind
             continue
-        if line.kind == "bullet":
+        # A bullet starts a unit; an address block is one unit of its own.
+        if line.kind == "bullet" or (line.kind == "address") != (prev_kind == "address"):
             flush()
+        prev_kind = line.kind
         if run_start is None:
             run_start = line.start
         run_end = line.end
@@ -256,35 +260,45 @@ def make_chunks(
         if not sents:
             continue
         seg_start, seg_end = sents[0][0], sents[-1][1]
-        if len(text[seg_start:seg_end].split()) < settings.min_words:
-            continue
-        only_heading = all(ln.kind == "heading" for ln in seg_lines)
-        if only_heading:
+        if all(ln.kind in ("heading", "address") for ln in seg_lines):
             continue
         # Each sentence carries the whitespace up to the next one, so pieces join verbatim.
         bounds = [a for a, _ in sents] + [seg_end]
         sentence_texts = [text[bounds[i] : bounds[i + 1]] for i in range(len(sents))]
         pieces = splitter.pieces(sentence_texts)
+        address = [(ln.start, ln.end) for ln in seg_lines if ln.kind == "address"]
+        cursor = seg_start
         for piece_text in splitter.pack(pieces):
-            chunks.append(
-                _place(doc, piece_text, seg_start, seg_end, chunks, sents, section)
-            )
+            chunk = _place(doc, piece_text, cursor, seg_end, sents, section)
+            cursor = chunk.end
+            # A chunk that is only an address, a date or a footer line is dropped.
+            own = _words_outside(text, chunk.start, chunk.end, address)
+            if own >= settings.min_words:
+                chunks.append(chunk)
     return chunks
+
+
+def _words_outside(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> int:
+    words = 0
+    pos = start
+    for a, b in sorted(spans):
+        if b <= pos or a >= end:
+            continue
+        words += len(text[pos:a].split()) if a > pos else 0
+        pos = max(pos, b)
+    return words + (len(text[pos:end].split()) if end > pos else 0)
 
 
 def _place(
     doc: Document,
     chunk_text: str,
-    seg_start: int,
+    cursor: int,
     seg_end: int,
-    previous: list[Chunk],
     sents: list[tuple[int, int]],
     section: str | None,
 ) -> Chunk:
+    """Find the packed text in the document at or after ``cursor`` (chunks come in order)."""
     text = doc.text
-    cursor = seg_start
-    if previous and previous[-1].doc_id == doc.id and previous[-1].end > seg_start:
-        cursor = previous[-1].end
     stripped = chunk_text.strip()
     pos = text.find(stripped, cursor, seg_end)
     if pos < 0:

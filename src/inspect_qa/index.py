@@ -86,10 +86,15 @@ class Index:
     sentences: list[SentenceRef]
     sentence_vectors: np.ndarray
     lexical: LexicalStore
+    sentence_lexical: LexicalStore
     dense: DenseStore = field(init=False)
+    #: Row of each chunk's first sentence (sentences are stored in chunk order).
+    sentence_offsets: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.dense = DenseStore(self.chunk_vectors)
+        owners = np.array([s.chunk for s in self.sentences], dtype=np.int64)
+        self.sentence_offsets = np.searchsorted(owners, np.arange(len(self.chunks)))
 
     @property
     def model_name(self) -> str:
@@ -196,7 +201,8 @@ def current_version_dir(index_dir: str | Path) -> Path:
 
 def _save(index_dir: Path, manifest: dict[str, Any], documents: list[Document],
           chunks: list[Chunk], chunk_vectors: np.ndarray, sentences: list[SentenceRef],
-          sentence_vectors: np.ndarray, lexical: LexicalStore) -> Path:
+          sentence_vectors: np.ndarray, lexical: LexicalStore,
+          sentence_lexical: LexicalStore) -> Path:
     name = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
@@ -209,6 +215,7 @@ def _save(index_dir: Path, manifest: dict[str, Any], documents: list[Document],
     np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
     np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
     lexical.save(tmp / "lexical")
+    sentence_lexical.save(tmp / "sentence_lexical")
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     manifest["files"] = {p.relative_to(tmp).as_posix(): _sha256_file(p) for p in files}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -298,11 +305,13 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
         chunk_vectors = np.load(version / "chunk_vectors.npy", allow_pickle=False)
         sentence_vectors = np.load(version / "sentence_vectors.npy", allow_pickle=False)
         lexical = LexicalStore.load(version / "lexical")
+        sentence_lexical = LexicalStore.load(version / "sentence_lexical")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
     if len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences):
         raise IndexCorrupt(f"index {str(root)!r}: vectors and chunks disagree in number; {fix}")
-    return Index(root, manifest, docs, chunks, chunk_vectors, sentences, sentence_vectors, lexical)
+    return Index(root, manifest, docs, chunks, chunk_vectors, sentences, sentence_vectors, lexical,
+                 sentence_lexical)
 
 
 # -- build ------------------------------------------------------------------------------------
@@ -446,11 +455,15 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
         for c in chunks
     ]
     lexical = LexicalStore.build(lexical_texts)
+    sentence_lexical = LexicalStore.build(
+        [normalise(by_id[chunks[s.chunk].doc_id].text[s.start : s.end]) for s in sentences]
+    )
     chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else np.zeros((0, dim), np.float32)
     sent_matrix = np.concatenate(sent_vecs) if sent_vecs else np.zeros((0, dim), np.float32)
     seconds = time.perf_counter() - t0
     manifest = _manifest(docs, chunks, sentences, embedder, settings, seconds)
-    _save(index_root, manifest, docs, chunks, chunk_matrix, sentences, sent_matrix, lexical)
+    _save(index_root, manifest, docs, chunks, chunk_matrix, sentences, sent_matrix, lexical,
+          sentence_lexical)
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, chunks=len(chunks),
                        embedded_chunks=len(new_chunk_texts), seconds=seconds)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-LineKind = Literal["blank", "furniture", "heading", "table", "bullet", "text"]
+LineKind = Literal["blank", "furniture", "address", "heading", "table", "bullet", "text"]
 
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
 _FURNITURE = re.compile(
@@ -26,6 +26,9 @@ _NUMBERED_HEADING = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+[A-Z]")
 _CAPTION = re.compile(r"^\s*(?:(?:Table|Figure|Chart|Graph)\s+\d|Source:)", re.I)
 _TERMINAL = ".!?:;\"”’)]"
 _NOT_HEADING_START = re.compile(r"^\s*(?:Dear\s|Yours\s+(?:sincerely|faithfully))", re.I)
+_DATE_LINE = re.compile(
+    r"^(?:[A-Z][a-z]+day,?\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+)?[A-Z][a-z]+\s+\d{4}$|^\d{1,2}/\d{1,2}/\d{2,4}$"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Line:
 
     @property
     def is_content(self) -> bool:
+        """Text that may be part of a chunk (an address only beside other content)."""
         return self.kind not in ("blank", "furniture")
 
 
@@ -75,11 +79,12 @@ def _looks_like_table_row(raw: str) -> bool:
 
 
 def _is_furniture_line(clean: str, raw: str) -> bool:
-    if _FURNITURE.search(clean):
-        return True
-    if _is_contents_line(raw, clean):
-        return True
-    # A lone postcode or a one-line address ending in one (no sentence around it).
+    """Contact lines, contents-page lines, page numbers, footers: never indexed."""
+    return bool(_FURNITURE.search(clean)) or _is_contents_line(raw, clean)
+
+
+def _is_postal_line(clean: str) -> bool:
+    """A lone postcode or a one-line address ending in one (no sentence around it)."""
     return bool(_POSTCODE.search(clean) and not re.search(r"[.!?]\s", clean) and len(clean) < 160)
 
 
@@ -99,6 +104,8 @@ def classify_lines(text: str) -> list[Line]:
             kinds.append("blank")
         elif _is_furniture_line(clean, raw):
             kinds.append("furniture")
+        elif _is_postal_line(clean):
+            kinds.append("address")
         elif _looks_like_table_row(raw):
             kinds.append("table")
         else:
@@ -146,11 +153,13 @@ def _is_address_like(clean: str) -> bool:
 def _mark_address_groups(cleans: list[str], kinds: list[LineKind]) -> None:
     # An address block: short lines, none a sentence, around a postcode or contact line.
     # Grow from each such anchor over neighbours, across single blank lines (PDF extraction
-    # adds them), and stop at the first sentence, salutation or long line.
+    # adds them), and stop at the first sentence, salutation or long line. Address lines are
+    # kept (who a letter went to, and its date, are facts people ask about) but only as part
+    # of a chunk with other text; contact lines are dropped.
     anchors = [
         i
         for i, k in enumerate(kinds)
-        if k == "furniture" and (_POSTCODE.search(cleans[i]) or _FURNITURE.search(cleans[i]))
+        if k == "address" or (k == "furniture" and _FURNITURE.search(cleans[i]))
     ]
     for anchor in anchors:
         for step in (-1, 1):
@@ -160,8 +169,10 @@ def _mark_address_groups(cleans: list[str], kinds: list[LineKind]) -> None:
                     gap += 1
                     if gap > 1:
                         break
-                elif _is_address_like(cleans[i]) and kinds[i] in ("text", "furniture"):
-                    kinds[i] = "furniture"
+                elif kinds[i] == "text" and _is_address_like(cleans[i]):
+                    kinds[i] = "address"
+                    gap = 0
+                elif kinds[i] in ("address", "furniture"):
                     gap = 0
                 else:
                     break
@@ -208,10 +219,10 @@ def _is_heading(
         return False
     if _NOT_HEADING_START.match(clean) or (_BULLET.match(clean) and not _NUMBERED_HEADING.match(clean)):
         return False
-    if re.fullmatch(r"[\d\s.,/-]+", clean):
+    if re.fullmatch(r"[\d\s.,/-]+", clean) or _DATE_LINE.match(clean):
         return False
     prev_done = (
-        prev_kind in (None, "furniture", "heading", "table")
+        prev_kind in (None, "furniture", "address", "heading", "table")
         or (bool(prev_clean) and prev_clean[-1] in _TERMINAL)
         or bool(_CAPTION.match(prev_clean))
     )
@@ -220,7 +231,7 @@ def _is_heading(
     if nxt is None:
         return False
     nxt_clean = cleans[nxt]
-    return kinds[nxt] != "furniture" and not nxt_clean[0].islower()
+    return kinds[nxt] not in ("furniture", "address") and not nxt_clean[0].islower()
 
 
 def heading_level(heading: str) -> int:
