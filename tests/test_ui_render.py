@@ -11,6 +11,7 @@ from inspect_qa.ui_render import (
     SPAN,
     WORD,
     answer_card,
+    answer_passage,
     index_table,
     is_hard_wrapped,
     marked,
@@ -130,6 +131,17 @@ def test_answer_card_shows_whole_sentences_around_a_long_passages_answer() -> No
     shown = quote[quote.index("Opening") : quote.index("follow.") + len("follow.")]
     assert shown in text  # one contiguous piece of the document
     assert 200 < len(shown) < 600
+
+
+def test_answer_passage_is_found_by_offsets_when_not_given() -> None:
+    doc = _doc()
+    a = _answer(doc)
+    other = _passage(doc, 0, 9)
+    bare = Answer(a.question, True, a.text, a.source, a.start, a.end, a.confidence,
+                  (other, a.passages[0]))
+    assert answer_passage(bare) == 1
+    assert parse(answer_card(bare, {doc.id: doc})).text[ANSWER] == doc.text[a.start : a.end]
+    assert answer_passage(Answer("q", False, "", None, None, None, 0.2, (other,))) is None
 
 
 def test_answer_card_says_not_found_and_points_to_the_passages() -> None:

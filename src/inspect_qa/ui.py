@@ -224,7 +224,7 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
             a = retriever.answer(qy.question, qy.k, qy.mode, filters=qy.filters)
             seconds = time.perf_counter() - t0
             log.info("answered in %.3fs (found=%s): %r", seconds, a.found, qy.question[:80])
-            shown = a.passage_index if a.passage_index is not None else 0
+            shown = render.answer_passage(a) or 0
             if a.passages:
                 p = a.passages[shown]
                 source = render.source_view(docs[p.source], p, a, shown + 1)

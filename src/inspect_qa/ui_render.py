@@ -135,6 +135,18 @@ def _meta_line(p: Passage, *, score: bool, cite: bool = True) -> str:
     return '<span class="iqa-sep"> · </span>'.join(bits)
 
 
+def answer_passage(a: Answer) -> int | None:
+    """Index of the passage that holds the answer (``None`` when nothing was found)."""
+    if not a.found or a.source is None or a.start is None:
+        return None
+    if a.passage_index is not None:
+        return a.passage_index
+    for i, p in enumerate(a.passages):
+        if p.source == a.source and p.start <= a.start < p.end:
+            return i
+    return None
+
+
 def _answer_marks(a: Answer, p: Passage) -> list[tuple[int, int, str]]:
     if a.found and a.source == p.source and a.start is not None and a.end is not None:
         return [(a.start, a.end, ANSWER)]
@@ -165,7 +177,8 @@ def context_window(text: str, lo: int, hi: int, start: int, end: int,
 
 def answer_card(a: Answer, docs: Mapping[str, Document]) -> str:
     """The answer highlighted in its passage, or a clear "not found" with what to read instead."""
-    if not a.found or a.passage_index is None or a.source is None:
+    held = answer_passage(a)
+    if held is None:
         if not a.passages:
             return (
                 '<section class="iqa-card iqa-none" data-testid="answer-card">'
@@ -180,7 +193,7 @@ def answer_card(a: Answer, docs: Mapping[str, Document]) -> str:
             f"(best candidate {a.confidence:.0%}). They are the closest passages: read them "
             "before concluding the documents are silent.</p></section>"
         )
-    p = a.passages[a.passage_index]
+    p = a.passages[held]
     text = docs[p.source].text
     lo, hi = context_window(text, p.start, p.end, a.start or p.start, a.end or p.end)
     body = marked(text, lo, hi, _answer_marks(a, p))
@@ -196,7 +209,7 @@ def answer_card(a: Answer, docs: Mapping[str, Document]) -> str:
         f'<div class="iqa-source-line"><span class="iqa-title">{escape(p.title)}</span></div>'
         f'<div class="iqa-meta">{_meta_line(p, score=False, cite=False)}</div>'
         '<div class="iqa-meta iqa-cites"><span class="iqa-label">answer</span> '
-        f'<code class="iqa-cite">{escape(citation(a.source, a.start, a.end))}</code> '
+        f'<code class="iqa-cite">{escape(citation(p.source, a.start, a.end))}</code> '
         '<span class="iqa-label">in passage</span> '
         f'<code class="iqa-cite">{escape(citation(p.source, p.start, p.end))}</code></div>'
         "</section>"
@@ -211,12 +224,13 @@ def passages_list(a: Answer, docs: Mapping[str, Document], selected: int | None 
     if not a.passages:
         return ""
     stems = question_stems(a.question)
+    held = answer_passage(a)
     items = []
     for i, p in enumerate(a.passages):
         text = docs[p.source].text
         marks = _answer_marks(a, p) + word_marks(text, p.start, p.end, stems)
         classes = "iqa-passage-card" + (" iqa-selected" if i == selected else "")
-        holds = '<span class="iqa-badge">answer</span> ' if i == a.passage_index else ""
+        holds = '<span class="iqa-badge">answer</span> ' if i == held else ""
         items.append(
             f'<li class="{classes}" data-index="{i}" data-testid="citation">'
             f'<div class="iqa-passage-head"><span class="iqa-num">{i + 1}</span>'

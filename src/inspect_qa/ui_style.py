@@ -141,6 +141,7 @@ const reveal = () => {
     element.scrollIntoView({block: 'start'});
   }
 };
-watch('value', reveal);
+// Re-run whenever the server sends a new view (a MutationObserver works in every Gradio 6).
+new MutationObserver(reveal).observe(element, {childList: true, subtree: true});
 reveal();
 """
