@@ -98,3 +98,25 @@ def test_each_quote_is_credited_once_and_ranks_survive_ranx() -> None:
     assert means["mrr@10"] == pytest.approx(1 / 2)
     assert means["ndcg@10"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / ideal)
     assert means["recall@3"] == pytest.approx(1 / 2)
+
+
+def test_judge_answer() -> None:
+    from types import SimpleNamespace
+
+    from inspect_qa.eval.gold import locate
+    from inspect_qa.eval.runner import judge_answer
+
+    text = "Intro. The visit was on 2 and 3 May 2018 in Dudley. End."
+    item = GoldItem("q", "?", "May", (), (Evidence("a", "3 May 2018", locate(text, "3 May 2018")),),
+                    line=1)
+
+    def answer(start: int, end: int, source: str = "a", found: bool = True) -> SimpleNamespace:
+        return SimpleNamespace(found=found, source=source, start=start, end=end,
+                               text=text[start:end])
+
+    sentence = (7, 52)  # "The visit was ... Dudley."
+    assert judge_answer(item, answer(*sentence)) == (True, True)
+    assert judge_answer(item, answer(7, 37)) == (False, True)   # cuts the quote: overlap only
+    assert judge_answer(item, answer(0, 6)) == (False, False)   # another sentence
+    assert judge_answer(item, answer(*sentence, source="b")) == (False, False)
+    assert judge_answer(item, answer(*sentence, found=False)) == (False, False)

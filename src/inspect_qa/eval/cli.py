@@ -135,7 +135,7 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
         top = "; ".join(f"{c} ({n})" for c, n in cause_counts(misses)[:4])
         print(f"misses (evidence not in some mode's top 5): {len(misses)}" + (
             f" — {top}" if top else ""))
-        name = f"gold-{Path(args.gold).stem}-{Path(args.corpus).resolve().name}"
+        name = f"{Path(args.gold).stem}-{Path(args.corpus).resolve().name}"
     if args.json:
         write_json(result, args.json)
     if not args.no_save:
