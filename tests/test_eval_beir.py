@@ -110,7 +110,7 @@ def test_run_from_scores_keeps_the_top_and_drops_non_candidates() -> None:
 def test_evaluate_beir_end_to_end(tmp_path: Path) -> None:
     result = evaluate_beir(make_beir(tmp_path / "tiny"), tmp_path / "cache", HashingEmbedder())
     modes = [r["mode"] for r in result["rows"]]
-    assert modes == ["dense", "lexical", "lexical-inspect-qa", "hybrid", "hybrid-default"]
+    assert modes == ["dense", "lexical", "lexical-inspect-qa", "hybrid", "hybrid-untuned"]
     assert all(0 <= r["ndcg@10"] <= 1 and 0 <= r["recall@100"] <= 1 for r in result["rows"])
     assert result["rows"][1]["ndcg@10"] == 1.0  # every test query's words are in its document
     assert sum(r["chosen"] for r in result["fusion_search"]) == 1

@@ -85,6 +85,7 @@ def run_gold_eval(args: argparse.Namespace) -> dict[str, Any]:
     retriever = Retriever.build(args.corpus, index_dir, embedder=embedder)
     runs = run_gold(retriever, items, modes, args.k, gold_path=args.gold)
     answerable = sum(1 for it in items if it.answerable)
+    by_id = {m: {r.id: r for r in rows} for m, rows in runs.items()}
     return {
         "kind": "gold",
         "config": {"gold": args.gold, "corpus": args.corpus, "index": index_dir,
@@ -96,8 +97,8 @@ def run_gold_eval(args: argparse.Namespace) -> dict[str, Any]:
         "misses": diagnose(retriever, items, runs, depth=MAX_K),
         "questions": [
             {"id": it.id, "tags": list(it.tags),
-             "first_hit": {m: next(r for r in runs[m] if r.id == it.id).first_hit for m in modes},
-             "answer": {m: next(r for r in runs[m] if r.id == it.id).answer_text for m in modes}}
+             "first_hit": {m: by_id[m][it.id].first_hit for m in modes},
+             "answer": {m: by_id[m][it.id].answer_text for m in modes}}
             for it in items
         ],
     }

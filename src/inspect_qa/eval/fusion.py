@@ -4,8 +4,8 @@ Every function takes two score matrices of shape ``(queries, documents)`` (highe
 returns one of the same shape. Documents outside the fused candidates get ``-inf``, so they rank
 below every candidate. ``w`` is the weight of the dense side; the lexical side gets ``1 - w``.
 
-- :func:`minmax_fusion` is what ``Retriever._fuse`` does for the seed index: min-max scaling over
-  the union of each side's top ``depth`` candidates, then a convex combination.
+- :func:`minmax_fusion` is normalised-score fusion as the first seed retriever did it: min-max
+  scaling over the union of each side's top ``depth`` candidates, then a convex combination.
 - :func:`zscore_fusion` scales each side by its mean and standard deviation over the same union.
 - :func:`rrf_fusion` is reciprocal rank fusion, ``w / (60 + rank_dense) + (1 - w) / (60 +
   rank_lexical)`` over each side's top ``depth`` (a side's term is 0 outside its top ``depth``).
