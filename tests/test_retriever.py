@@ -57,6 +57,9 @@ def test_results_sorted_at_most_k_never_padded_never_overlapping(retriever: Retr
         ({"question": "ok", "k": True}, "whole number"),
         ({"question": "ok", "mode": "semantic"}, "unknown mode"),
         ({"question": "ok", "filters": Filters(sources=("nope.txt",))}, "unknown document"),
+        ({"question": "ok", "filters": Filters(date_from="July 2016")}, "ISO date"),
+        ({"question": "ok", "filters": Filters(date_to="2016-13")}, "ISO date"),
+        ({"question": "ok", "filters": Filters(date_from="2018", date_to="2017-12")}, "after"),
     ],
 )
 def test_bad_input_is_a_clear_error(retriever: Retriever, kwargs, message) -> None:

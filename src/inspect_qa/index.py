@@ -104,11 +104,12 @@ class Index:
 # -- text that is embedded --------------------------------------------------------------------
 
 
-def context_text(chunk: Chunk, doc: Document, count_tokens: Any, max_tokens: int) -> str:
-    """The text embedded and BM25-indexed for a chunk: a short header, then the chunk.
+def with_header(text: str, doc: Document, section: str | None, count_tokens: Any,
+                max_tokens: int) -> str:
+    """``text`` with a short header placing it in its report: title, kind, date, section.
 
-    The header (document title and section) places a chunk in its report. It is dropped rather
-    than letting anything be truncated: the whole string always fits the model's window.
+    The header is shortened, then dropped, rather than letting anything be truncated: the
+    whole string always fits the model's window.
     """
     parts = [doc.title]
     kind = doc.metadata.get("kind")
@@ -116,13 +117,18 @@ def context_text(chunk: Chunk, doc: Document, count_tokens: Any, max_tokens: int
         parts.append(str(kind))
     if doc.date:
         parts.append(human_date(doc.date))
-    if chunk.section and normalise(chunk.section) not in chunk.text[: len(chunk.section) + 5]:
-        parts.append(chunk.section)
-    for header in (" — ".join(parts), chunk.section or "", ""):
-        full = f"{header}\n{chunk.text}" if header else chunk.text
+    if section and normalise(section) not in text[: len(section) + 5]:
+        parts.append(section)
+    for header in (" — ".join(parts), section or "", ""):
+        full = f"{header}\n{text}" if header else text
         if count_tokens(full) <= max_tokens:
             return full
-    raise InspectQAError(f"chunk {chunk.id} of {chunk.doc_id} exceeds the model window")
+    raise InspectQAError(f"a passage of {doc.id} exceeds the model window even without header")
+
+
+def context_text(chunk: Chunk, doc: Document, count_tokens: Any, max_tokens: int) -> str:
+    """The text embedded and BM25-indexed for a chunk: the header, then the chunk."""
+    return with_header(chunk.text, doc, chunk.section, count_tokens, max_tokens)
 
 
 def human_date(iso: str) -> str:
@@ -436,7 +442,11 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
             for a, b in c.sentences:
                 sentences.append(SentenceRef(chunk_row, a, b))
                 sent_vecs.append(np.zeros((1, dim), np.float32))
-                new_sentence_texts.append(normalise(doc.text[a:b]))
+                # A sentence alone is ambiguous ("This was the first visit"): embed it with
+                # the header of its report and section.
+                new_sentence_texts.append(with_header(
+                    normalise(doc.text[a:b]), doc, c.section, embedder.count_tokens,
+                    embedder.max_tokens))
 
     fresh_chunks = _embed(embedder, new_chunk_texts, "chunks", progress)
     fresh_sents = _embed(embedder, new_sentence_texts, "sentences", progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,11 +11,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .answers import Answer, Calibration
+from .answers import (
+    ANSWER_PASSAGES,
+    Answer,
+    Calibration,
+    answer_type,
+    confidence_features,
+    default_calibration,
+)
 from .chunking import Chunk, ChunkSettings, normalise
 from .embedding import Embedder, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .index import Index, build_index, load_index
+from .query import document_hints, hint_match
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +33,26 @@ MODES: tuple[str, ...] = ("dense", "lexical", "hybrid")
 MAX_K = 50
 #: Longest question accepted, in characters (it must also fit the model's window).
 MAX_QUESTION_CHARS = 1000
-#: Weight of the dense score in hybrid fusion (the lexical score gets ``1 - DENSE_WEIGHT``).
-DENSE_WEIGHT = 0.5
-#: Candidates taken from each retriever before fusion.
-CANDIDATES = 100
+#: Hybrid fusion weights of the min-max-normalised signals (see :meth:`Retriever.signals`).
+FUSION_WEIGHTS = {
+    "dense_chunk": 0.2,
+    "dense_sentence": 0.2,
+    "lexical_chunk": 0.3,
+    "lexical_sentence": 0.3,
+    "document_hint": 0.2,
+}
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Per-chunk evidence for one question (arrays of the index's chunk count)."""
+
+    dense_chunk: np.ndarray
+    dense_sentence: np.ndarray
+    lexical_chunk: np.ndarray
+    lexical_sentence: np.ndarray
+    document_hint: np.ndarray
+    query_vector: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -52,6 +77,9 @@ class Passage:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_ISO_DATE = re.compile(r"\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?")
 
 
 @dataclass(frozen=True)
@@ -79,7 +107,8 @@ class Retriever:
     Build or update with :meth:`build`, open with :meth:`load`.
     """
 
-    def __init__(self, index: Index, embedder: Embedder):
+    def __init__(self, index: Index, embedder: Embedder,
+                 calibration: Calibration | None = None):
         if index.manifest["model"]["fingerprint"] != embedder.fingerprint():
             raise IndexIncompatible(
                 f"index {str(index.path)!r} was built with model "
@@ -88,6 +117,7 @@ class Retriever:
             )
         self.index = index
         self.embedder = embedder
+        self.calibration: Calibration = calibration or default_calibration()
 
     @classmethod
     def build(
@@ -147,6 +177,13 @@ class Retriever:
         if filters is None or filters.is_empty():
             return None
         docs = self.index.documents
+        for name in ("date_from", "date_to"):
+            value = getattr(filters, name)
+            if value is not None and not _ISO_DATE.fullmatch(str(value)):
+                raise InvalidQuery(f"{name} must be an ISO date (2016, 2016-07 or 2016-07-31), "
+                                   f"not {value!r}")
+        if filters.date_from and filters.date_to and filters.date_from[:len(filters.date_to)] > filters.date_to:
+            raise InvalidQuery(f"date_from {filters.date_from} is after date_to {filters.date_to}")
         if filters.sources:
             unknown = [s for s in filters.sources if s not in docs]
             if unknown:
@@ -166,29 +203,55 @@ class Retriever:
 
     # -- search --------------------------------------------------------------------------------
 
+    def signals(self, question: str, need: tuple[str, ...] = ("dense", "lexical")) -> Signals:
+        """Raw per-chunk evidence for an already-checked question.
+
+        Chunk-level and best-sentence-level scores, dense (cosine) and lexical (BM25): a passage
+        can match as a whole, or through the one sentence that answers.
+        """
+        ix = self.index
+        n = len(ix.chunks)
+        zeros = np.zeros(n, dtype=np.float32)
+        dc = ds = lc = ls = zeros
+        qv = None
+        if "dense" in need:
+            qv = self.embedder.embed([question])[0]
+            dc = ix.dense.scores(qv)
+            ds = np.maximum.reduceat(ix.sentence_vectors @ qv, ix.sentence_offsets)
+        if "lexical" in need:
+            lc = ix.lexical.scores(question)
+            ls = np.maximum.reduceat(ix.sentence_lexical.scores(question), ix.sentence_offsets)
+        hints = document_hints(question)
+        meta = zeros
+        if hints:
+            match = {d: hint_match(doc, hints) for d, doc in ix.documents.items()}
+            meta = np.array([match[c.doc_id] for c in ix.chunks], dtype=np.float32)
+        return Signals(dc, ds, lc, ls, meta, qv)
+
     def scores(self, question: str, mode: str = "hybrid") -> np.ndarray:
         """Score of every chunk for an already-checked question (higher is better)."""
-        if mode == "lexical":
-            return self.index.lexical.scores(question)
-        xq = self.embedder.embed([question])[0]
-        dense = self.index.dense.scores(xq)
-        if mode == "dense":
-            return dense
-        return self._fuse(dense, self.index.lexical.scores(question))
+        need = ("dense", "lexical") if mode == "hybrid" else (mode,)
+        return self._combine(self.signals(question, need), mode)
 
     @staticmethod
-    def _fuse(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
-        # Normalised-score fusion over the union of both candidate lists: each score is
-        # min-max scaled within the candidates, so the two scales become comparable.
-        n = len(dense)
-        top = min(CANDIDATES, n)
-        cand = np.union1d(np.argpartition(-dense, top - 1)[:top],
-                          np.argpartition(-lexical, top - 1)[:top])
-        fused = np.full(n, -1.0, dtype=np.float32)
-        fused[cand] = DENSE_WEIGHT * _minmax(dense[cand]) + (1 - DENSE_WEIGHT) * _minmax(
-            lexical[cand]
+    def _combine(sig: Signals, mode: str) -> np.ndarray:
+        if mode == "dense":
+            return (sig.dense_chunk + sig.dense_sentence) / 2
+        lexical = _minmax(sig.lexical_chunk) + _minmax(sig.lexical_sentence)
+        if mode == "lexical":
+            # No shared word at all: not a match (-inf keeps it out of the results).
+            return np.where(sig.lexical_chunk > 0, lexical / 2, -np.inf)
+        # Normalised-score fusion: each signal min-max scaled over the corpus so the scales
+        # meet, then a weighted sum. Weights were chosen by cross-validation on the gold set
+        # (see README: "How retrieval was tuned").
+        w = FUSION_WEIGHTS
+        return (
+            w["dense_chunk"] * _minmax(sig.dense_chunk)
+            + w["dense_sentence"] * _minmax(sig.dense_sentence)
+            + w["lexical_chunk"] * _minmax(sig.lexical_chunk)
+            + w["lexical_sentence"] * _minmax(sig.lexical_sentence)
+            + w["document_hint"] * sig.document_hint
         )
-        return fused
 
     def search(
         self,
@@ -214,25 +277,24 @@ class Retriever:
         mode = self.check_mode(mode)
         mask = self._mask(filters)
         s = self.scores(q, mode)
-        if mode == "lexical":
-            s = np.where(s > 0, s, -np.inf)  # no shared word: not a match
         if mask is not None:
             s = np.where(mask, s, -np.inf)
-        order = np.argsort(-s, kind="stable")
-        return self._passages(order, s, k)
+        rows = self._select(np.argsort(-s, kind="stable"), s, k)
+        return [self.passage(self.index.chunks[r], float(s[r])) for r in rows]
 
-    def _passages(self, order: Sequence[int] | np.ndarray, s: np.ndarray, k: int) -> list[Passage]:
-        out: list[Passage] = []
+    def _select(self, order: Sequence[int] | np.ndarray, s: np.ndarray, k: int) -> list[int]:
+        """The first ``k`` rows of ``order`` with a finite score, never two overlapping."""
+        rows: list[int] = []
         taken: list[Chunk] = []
         for row in order:
-            if len(out) >= k or not np.isfinite(s[row]):
+            if len(rows) >= k or not np.isfinite(s[row]):
                 break
             c = self.index.chunks[int(row)]
             if any(t.doc_id == c.doc_id and t.start < c.end and c.start < t.end for t in taken):
                 continue  # never two overlapping passages of the same region
             taken.append(c)
-            out.append(self.passage(c, float(s[row])))
-        return out
+            rows.append(int(row))
+        return rows
 
     def passage(self, chunk: Chunk, score: float) -> Passage:
         doc = self.index.documents[chunk.doc_id]
@@ -261,45 +323,100 @@ class Retriever:
     ) -> Answer:
         """The sentence that answers ``question``, with its cited passages, or an abstention.
 
-        Takes the same arguments as :meth:`search` and raises the same errors.
+        Takes the same arguments as :meth:`search` and raises the same errors. The passages are
+        those :meth:`search` returns; the answer is a sentence of one of the first
+        ``ANSWER_PASSAGES`` of them.
         """
         q = self.check_question(question)
-        passages = self.search(q, k=k, mode=mode, filters=filters)
-        if not passages:
-            return Answer(q, False, "", None, None, None, 0.0, ())
-        qv = self.embedder.embed([q])[0]
-        qtoks = set(self.index.lexical.query_tokens(q))
-        best: tuple[float, int, int, np.ndarray] | None = None
-        rows = {c.id: i for i, c in enumerate(self.index.chunks)}
-        sent_rows = self._sentence_rows()
-        for rank, p in enumerate(passages):
-            for j in sent_rows.get(rows[p.chunk_id], []):
-                s = self.index.sentences[j]
-                dense = float(self.index.sentence_vectors[j] @ qv)
-                text = self.index.documents[p.source].text[s.start : s.end]
-                stoks = set(self.index.lexical.query_tokens(text))
-                overlap = len(qtoks & stoks) / max(1, len(qtoks))
-                feats = np.array([dense, overlap, 1.0 / (1 + rank)])
-                score = float(np.dot(feats, (1.0, 1.0, 0.3)))
-                if best is None or score > best[0]:
-                    best = (score, rank, j, feats)
-        if best is None:
-            return Answer(q, False, "", None, None, None, 0.0, tuple(passages))
-        _, rank, j, feats = best
-        cal = Calibration()
-        conf = cal.probability(feats)
-        s = self.index.sentences[j]
+        k = self.check_k(k)
+        mode = self.check_mode(mode)
+        mask = self._mask(filters)
+        sig = self.signals(q)  # both kinds: sentences are scored on dense and lexical evidence
+        s = self._combine(sig, mode)
+        if mask is not None:
+            s = np.where(mask, s, -np.inf)
+        rows = self._select(np.argsort(-s, kind="stable"), s, k)
+        passages = tuple(self.passage(self.index.chunks[r], float(s[r])) for r in rows)
+        if not rows:
+            return Answer(q, False, "", None, None, None, 0.0, passages)
+        cand, feats, evidence = self.answer_features(q, sig, s, rows, mask)
+        cal = self.calibration
+        scores = cal.sentence_score(feats)
+        best = int(np.argmax(scores))
+        j, rank = cand[best]
+        x = confidence_features(float(scores[best]), feats[best], evidence)
+        confidence = round(cal.probability(x), 4)
+        if confidence < cal.threshold:
+            return Answer(q, False, "", None, None, None, confidence, passages)
+        sent = self.index.sentences[j]
         src = passages[rank].source
-        if conf < cal.threshold:
-            return Answer(q, False, "", None, None, None, round(conf, 4), tuple(passages))
-        text = normalise(self.index.documents[src].text[s.start : s.end])
-        return Answer(q, True, text, src, s.start, s.end, round(conf, 4), tuple(passages), rank)
+        text = normalise(self.index.documents[src].text[sent.start : sent.end])
+        return Answer(q, True, text, src, sent.start, sent.end, confidence, passages, rank)
 
-    def _sentence_rows(self) -> dict[int, list[int]]:
-        cache = getattr(self, "_sent_rows_cache", None)
-        if cache is None:
-            cache = {}
-            for j, s in enumerate(self.index.sentences):
-                cache.setdefault(s.chunk, []).append(j)
-            self._sent_rows_cache = cache
-        return cache
+    def answer_features(
+        self, question: str, sig: Signals, s: np.ndarray, rows: Sequence[int],
+        mask: np.ndarray | None = None,
+    ) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
+        """Features of every candidate sentence, and of the question's evidence as a whole.
+
+        Returns ``(candidates, sentence_features, evidence)``: candidates are
+        ``(sentence row, passage rank)``; sentence features follow ``SENTENCE_FEATURES``;
+        evidence is the question-wide part of ``CONFIDENCE_FEATURES`` (see
+        :func:`inspect_qa.answers.confidence_features`).
+        """
+        ix = self.index
+        lex = ix.lexical
+        qv = sig.query_vector
+        if qv is None:
+            qv = self.embedder.embed([question])[0]
+        q_tokens = sorted(set(lex.tokenize(question)))
+        weights = np.array([lex.idf(t) for t in q_tokens]) if q_tokens else np.zeros(0)
+        total = float(weights.sum()) or 1.0
+        wanted = answer_type(question)
+        sl_all = ix.sentence_lexical.scores(question)
+        ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
+        cand: list[tuple[int, int]] = []
+        for rank, row in enumerate(rows[:ANSWER_PASSAGES]):
+            cand.extend((j, rank) for j in range(int(ix.sentence_offsets[row]), int(ends[row])))
+        js = np.array([j for j, _ in cand])
+        dense = ix.sentence_vectors[js] @ qv
+        sl = sl_all[js]
+        lexical = sl / sl.max() if sl.max() > 0 else np.zeros_like(sl)
+        ps = np.array([s[rows[r]] for _, r in cand], dtype=np.float64)
+        top = [s[r] for r in rows[:ANSWER_PASSAGES]]
+        span = max(top) - min(top)
+        passage = (ps - min(top)) / span if span > 0 else np.ones_like(ps)
+        coverage = np.empty(len(cand))
+        type_match = np.empty(len(cand))
+        for i, j in enumerate(js):
+            toks = self._sentence_tokens(int(j))
+            coverage[i] = sum(w for t, w in zip(q_tokens, weights, strict=True) if t in toks) / total
+            if wanted is None:
+                type_match[i] = 0.5
+            else:
+                type_match[i] = 1.0 if wanted.search(self._sentence_text(int(j))) else 0.0
+        rank_prior = np.array([1.0 / (1 + r) for _, r in cand])
+        feats = np.column_stack([dense, lexical, coverage, type_match, passage, rank_prior])
+        top_tokens = set(lex.tokenize(ix.chunks[rows[0]].text))
+        passage_coverage = sum(
+            w for t, w in zip(q_tokens, weights, strict=True) if t in top_tokens) / total
+        unknown = sum(
+            w for t, w in zip(q_tokens, weights, strict=True) if t not in lex.vocabulary) / total
+        dc = sig.dense_chunk if mask is None else np.where(mask, sig.dense_chunk, -1.0)
+        # The question names a report (a date, a visit) that no document is: likely unanswered.
+        mismatch = 1.0 - float(sig.document_hint.max()) if document_hints(question) else 0.0
+        evidence = np.array([passage_coverage, unknown, float(dc.max()), mismatch])
+        return cand, feats, evidence
+
+    def _sentence_text(self, j: int) -> str:
+        s = self.index.sentences[j]
+        doc_id = self.index.chunks[s.chunk].doc_id
+        return self.index.documents[doc_id].text[s.start : s.end]
+
+    def _sentence_tokens(self, j: int) -> frozenset[str]:
+        cache: dict[int, frozenset[str]] = self.__dict__.setdefault("_tokens_cache", {})
+        toks = cache.get(j)
+        if toks is None:
+            toks = frozenset(self.index.lexical.tokenize(self._sentence_text(j)))
+            cache[j] = toks
+        return toks

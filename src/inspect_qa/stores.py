@@ -7,6 +7,7 @@ for, so hybrid search can fuse exact scores rather than ranks.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,31 @@ class LexicalStore:
 
     def query_tokens(self, question: str) -> list[str]:
         return [t for t in self._tok(question) if t in self._vocab]
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        return self._vocab
+
+    def tokenize(self, text: str) -> list[str]:
+        """Stemmed content words of ``text``, known to the index or not."""
+        return self._tok(text)
+
+    def idf(self, token: str) -> float:
+        """Lucene's BM25 idf of a token; a token the corpus lacks counts as rarest (df = 0)."""
+        n = int(self._bm25.scores["num_docs"])
+        tid = self._vocab.get(token)
+        df = 0 if tid is None else int(self._df[tid])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    @property
+    def _df(self) -> np.ndarray:
+        # bm25s stores scores as a token-major sparse matrix: row pointer differences are the
+        # number of documents holding each token.
+        cached = getattr(self, "_df_cache", None)
+        if cached is None:
+            cached = np.diff(np.asarray(self._bm25.scores["indptr"]))
+            self._df_cache = cached
+        return cached
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every row for ``question`` (zeros when no query word is indexed)."""

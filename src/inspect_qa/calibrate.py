@@ -1,0 +1,198 @@
+"""Fit answer selection and confidence on a gold set: ``python -m inspect_qa.calibrate``.
+
+1. For every gold question, the candidate sentences of the best passages and their features
+   (see :mod:`inspect_qa.answers`); a candidate is right when it holds a whole evidence quote.
+2. Sentence weights: the grid point that picks a right sentence most often.
+3. Confidence: logistic regression from the chosen sentence's evidence to "the answer is right"
+   (unanswerable questions are never right), so a confidence of c is right about c of the time.
+4. Threshold: the highest that keeps wrong abstentions on answerable questions within budget.
+
+Every figure is also reported under k-fold cross-validation (each fold fitted without its
+questions), which is the honest estimate for questions the fit never saw.
+
+    python -m inspect_qa.calibrate [--gold eval/gold.jsonl] [--index index] [--corpus seeds]
+                                   [--out src/inspect_qa/calibration.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .answers import CONFIDENCE_FEATURES, SENTENCE_FEATURES, Calibration, confidence_features
+from .errors import InspectQAError
+
+log = logging.getLogger(__name__)
+
+#: Largest share of answerable questions the threshold may send to "not found".
+ABSTAIN_BUDGET = 0.05
+
+_GRID = {
+    "dense": (0.5, 1.0, 2.0),
+    "lexical": (0.0, 0.25, 0.5),
+    "coverage": (0.5, 1.0, 1.5),
+    "type_match": (0.0, 0.2, 0.4, 0.6),
+    "passage": (0.0, 0.5, 1.0),
+    "rank": (0.0, 0.1, 0.3),
+}
+
+
+@dataclass
+class Sample:
+    """One gold question's candidates."""
+
+    answerable: bool
+    feats: np.ndarray  # candidates x SENTENCE_FEATURES
+    right: np.ndarray  # candidates: holds a whole evidence quote
+    evidence: np.ndarray  # passage_coverage, unknown_words, top_dense_chunk
+
+
+def collect(retriever: Any, items: list[Any], k: int = 10) -> list[Sample]:
+    samples = []
+    for item in items:
+        q = retriever.check_question(item.question)
+        sig = retriever.signals(q)
+        s = retriever._combine(sig, "hybrid")
+        rows = retriever._select(np.argsort(-s, kind="stable"), s, k)
+        cand, feats, evidence = retriever.answer_features(q, sig, s, rows)
+        right = np.array([
+            item.answerable
+            and item.is_hit(retriever.index.chunks[retriever.index.sentences[j].chunk].doc_id,
+                            retriever._sentence_text(j)) is not None
+            for j, _ in cand
+        ])
+        samples.append(Sample(item.answerable, feats, right, evidence))
+    return samples
+
+
+def _choose(samples: list[Sample], w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence features and correctness of the sentence each sample would answer with."""
+    xs, ys = [], []
+    for smp in samples:
+        scores = smp.feats @ w
+        b = int(np.argmax(scores))
+        xs.append(confidence_features(float(scores[b]), smp.feats[b], smp.evidence))
+        ys.append(bool(smp.right[b]))
+    return np.array(xs), np.array(ys)
+
+
+def fit_sentence_weights(samples: list[Sample]) -> np.ndarray:
+    answerable = [s for s in samples if s.answerable]
+    best_w, best_acc = None, -1.0
+    for combo in itertools.product(*(_GRID[f] for f in SENTENCE_FEATURES)):
+        w = np.array(combo)
+        acc = float(np.mean(_choose(answerable, w)[1]))
+        if acc > best_acc:
+            best_w, best_acc = w, acc
+    return best_w if best_w is not None else np.ones(len(SENTENCE_FEATURES))
+
+
+def fit(samples: list[Sample]) -> Calibration:
+    from sklearn.linear_model import LogisticRegression
+
+    w = fit_sentence_weights(samples)
+    x, y = _choose(samples, w)
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
+    cal = Calibration(tuple(map(float, w)), tuple(map(float, model.coef_[0])),
+                      float(model.intercept_[0]), tuple(map(float, mean)),
+                      tuple(map(float, scale)), 0.5)
+    probs = np.array([cal.probability(row) for row in x])
+    answerable = np.array([s.answerable for s in samples])
+    threshold = _threshold(probs, answerable)
+    return Calibration(cal.sentence_weights, cal.confidence_weights, cal.confidence_bias,
+                       cal.feature_mean, cal.feature_scale, threshold)
+
+
+def _threshold(probs: np.ndarray, answerable: np.ndarray) -> float:
+    """Highest threshold that abstains on at most ABSTAIN_BUDGET of the answerable questions."""
+    p = np.sort(probs[answerable])
+    allowed = int(np.floor(ABSTAIN_BUDGET * len(p)))
+    if allowed >= len(p):
+        return 1.0
+    # Abstaining below p[allowed] leaves exactly `allowed` answerable questions out.
+    below = p[allowed - 1] if allowed > 0 else 0.0
+    return float((below + p[allowed]) / 2) if allowed > 0 else float(p[0] - 1e-6)
+
+
+def score(cal: Calibration, samples: list[Sample]) -> dict[str, float]:
+    x, y = _choose(samples, np.array(cal.sentence_weights))
+    probs = np.array([cal.probability(row) for row in x])
+    found = probs >= cal.threshold
+    answerable = np.array([s.answerable for s in samples])
+    una = ~answerable
+    bins = np.clip((probs * 10).astype(int), 0, 9)
+    ece = sum(abs(probs[bins == b].mean() - y[bins == b].mean()) * (bins == b).sum()
+              for b in range(10) if (bins == b).any()) / len(probs)
+    return {
+        "answer_accuracy": float(np.mean(y[answerable] & found[answerable])),
+        "chosen_sentence_right": float(np.mean(y[answerable])),
+        "abstained_unanswerable": float(np.mean(~found[una])) if una.any() else 0.0,
+        "abstained_answerable": float(np.mean(~found[answerable])),
+        "expected_calibration_error": float(ece),
+    }
+
+
+def cross_validate(samples: list[Sample], folds: int = 5, seed: int = 0) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(samples))
+    parts = np.array_split(order, folds)
+    held: list[dict[str, float]] = []
+    weights = []
+    for part in parts:
+        train = [samples[i] for i in order if i not in set(part)]
+        test = [samples[i] for i in part]
+        cal = fit(train)
+        held.append(score(cal, test))
+        weights.append(len(test))
+    return {key: float(np.average([h[key] for h in held], weights=weights)) for key in held[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m inspect_qa.calibrate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gold", default="eval/gold.jsonl")
+    ap.add_argument("--corpus", default="seeds")
+    ap.add_argument("--index", default="index")
+    ap.add_argument("--out", default=str(Path(__file__).with_name("calibration.json")))
+    ap.add_argument("-k", type=int, default=10, help="passages retrieved per question")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        from .eval.gold import load_gold
+        from .retriever import Retriever
+
+        r = Retriever.build(args.corpus, args.index, progress=True)
+        docs = {d: doc.text for d, doc in r.index.documents.items()}
+        items = load_gold(args.gold, docs)
+        samples = collect(r, items, k=args.k)
+        cv = cross_validate(samples)
+        cal = fit(samples)
+        fitted = score(cal, samples)
+    except InspectQAError as exc:
+        print(f"calibrate: error: {exc}", file=sys.stderr)
+        return 2
+    out = cal.to_dict()
+    out["provenance"] = {
+        "gold": args.gold, "questions": len(items), "k": args.k,
+        "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": r.index.manifest["model"]["name"],
+        "features": {"sentence": list(SENTENCE_FEATURES), "confidence": list(CONFIDENCE_FEATURES)},
+        "in_sample": fitted, "cross_validated": cv,
+    }
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({"in_sample": fitted, "cross_validated_5fold": cv}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
