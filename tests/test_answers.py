@@ -1,0 +1,108 @@
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspect_qa import Retriever
+from inspect_qa.answers import (
+    CONFIDENCE_FEATURES,
+    SENTENCE_FEATURES,
+    Calibration,
+    answer_type,
+    confidence_features,
+    default_calibration,
+)
+from inspect_qa.calibrate import _threshold
+from inspect_qa.chunking import normalise
+from inspect_qa.documents import Document
+from inspect_qa.query import DocumentHints, document_hints, hint_match
+
+
+@pytest.mark.parametrize(
+    ("question", "sample", "other"),
+    [
+        ("When did the visit take place?", "on 2 and 3 May 2018", "the visit was positive"),
+        ("How many social workers were hired?", "only five appointed", "some were appointed"),
+        ("What is the name of the chair?", "Jane Doe chairs it", "an experienced former DCS"),
+        ("Who signed the letter?", "Her Majesty's Inspector", "the letter was sent"),
+    ],
+)
+def test_answer_type(question: str, sample: str, other: str) -> None:
+    kind = answer_type(question)
+    assert kind is not None and kind.search(sample) and not kind.search(other)
+
+
+def test_no_answer_type_for_open_questions() -> None:
+    assert answer_type("Why did the service deteriorate?") is None
+
+
+def test_probability_is_the_logistic_of_the_standardised_features() -> None:
+    cal = Calibration(sentence_weights=(1.0,), confidence_weights=(2.0, -1.0),
+                      confidence_bias=0.5, feature_mean=(1.0, 0.0), feature_scale=(2.0, 1.0),
+                      threshold=0.5)
+    # z = 0.5 + 2 * (3 - 1) / 2 - 1 * (0.5 - 0) / 1 = 2.0
+    assert cal.probability(np.array([3.0, 0.5])) == pytest.approx(1 / (1 + math.exp(-2.0)))
+
+
+def test_confidence_features_order() -> None:
+    sentence = np.array([0.9, 0.8, 0.7, 1.0, 0.5, 0.3])  # SENTENCE_FEATURES order
+    evidence = np.array([0.6, 0.1, 0.4, 0.0])
+    x = confidence_features(2.5, sentence, evidence)
+    assert x.tolist() == [2.5, 0.9, 0.7, 1.0, 0.6, 0.1, 0.4, 0.0]
+    assert len(x) == len(CONFIDENCE_FEATURES)
+
+
+def test_shipped_calibration_matches_the_features() -> None:
+    cal = default_calibration()
+    assert len(cal.sentence_weights) == len(SENTENCE_FEATURES)
+    assert len(cal.confidence_weights) == len(CONFIDENCE_FEATURES) == len(cal.feature_mean)
+    assert 0.0 < cal.threshold < 1.0
+    assert cal.provenance["cross_validated"]["answer_accuracy"] > 0
+
+
+def test_threshold_keeps_wrong_abstentions_within_budget() -> None:
+    # 40 answerable questions with probabilities 0.01..0.40: a 5% budget allows 2 below.
+    probs = np.array([i / 100 for i in range(1, 41)] + [0.001] * 5)
+    answerable = np.array([True] * 40 + [False] * 5)
+    t = _threshold(probs, answerable)
+    assert 0.02 < t < 0.03
+    assert int((probs[answerable] < t).sum()) == 2
+
+
+def test_document_hints_and_match() -> None:
+    h = document_hints("What did the May 2018 letter say about the sixth monitoring visit?")
+    assert h == DocumentHints(month_years=((5, 2018),), visits=(6,), kinds=("letter",))
+    letter = Document("a", "", {"date": "2018-05-29", "visit_number": 6,
+                                "kind": "monitoring letter"})
+    news = Document("b", "", {"date": None, "visit_number": 7, "kind": "news item"})
+    assert hint_match(letter, h) == 1.0
+    assert hint_match(news, h) == 0.0
+    assert not document_hints("How are caseloads?")
+
+
+@pytest.fixture
+def retriever(corpus: Path, tmp_path: Path, embedder) -> Retriever:
+    return Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+
+
+def test_answer_is_a_verbatim_sentence(retriever: Retriever) -> None:
+    always = replace(retriever.calibration, threshold=0.0)
+    r = Retriever(retriever.index, retriever.embedder, calibration=always)
+    a = r.answer("How long do children wait for adoption?")
+    assert a.found and a.source == "sub/news.md"
+    assert a.text == "Adoption timeliness remains a concern: children wait on average 500 days " \
+                     "for adoption."
+    assert normalise(r.index.documents[a.source].text[a.start : a.end]) == a.text
+    assert a.passage_index is not None and a.passages[a.passage_index].source == a.source
+    p = a.passages[a.passage_index]
+    assert p.start <= a.start and a.end <= p.end
+
+
+def test_abstention_keeps_the_closest_passages(retriever: Retriever) -> None:
+    never = replace(retriever.calibration, threshold=1.01)
+    r = Retriever(retriever.index, retriever.embedder, calibration=never)
+    a = r.answer("How long do children wait for adoption?", k=3)
+    assert not a.found and a.text == "" and a.source is None and a.start is None
+    assert 1 <= len(a.passages) <= 3 and 0.0 <= a.confidence <= 1.0
