@@ -97,8 +97,8 @@ def gold_markdown(result: Mapping[str, Any], max_misses: int = 40) -> str:
 def beir_table(result: Mapping[str, Any], markdown: bool = True) -> str:
     """nDCG@10 and R@100 on the test split, with the published figure where there is one."""
     header = ["system", "nDCG@10", "R@100", "published nDCG@10"]
-    rows = [[r["label"], _num(r["ndcg@10"]), _num(r["recall@100"]),
-             _num(r.get("published")) if r.get("published") is not None else "–"]
+    rows = [[r["label"], _num(r["ndcg@10"], 4), _num(r["recall@100"], 4),
+             _num(r.get("published"), 4) if r.get("published") is not None else "–"]
             for r in result["rows"]]
     return _table(header, rows, markdown)
 
