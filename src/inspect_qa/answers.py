@@ -49,7 +49,8 @@ _ASKS_PERSON = re.compile(
 )
 
 #: Names of the features, in the order of the vectors below.
-SENTENCE_FEATURES = ("dense", "lexical", "coverage", "type_match", "passage", "rank")
+SENTENCE_FEATURES = ("dense", "lexical", "coverage", "type_match", "passage", "rank",
+                     "two_sentences")
 CONFIDENCE_FEATURES = ("best_score", "dense", "coverage", "type_match", "passage_coverage",
                        "unknown_words", "top_dense_chunk", "document_mismatch")
 

@@ -43,6 +43,7 @@ _GRID = {
     "type_match": (0.0, 0.2, 0.4, 0.6),
     "passage": (0.0, 0.5, 1.0),
     "rank": (0.0, 0.1, 0.3),
+    "two_sentences": (0.0, -0.1, -0.2, -0.4),
 }
 
 
@@ -64,11 +65,13 @@ def collect(retriever: Any, items: list[Any], k: int = 10) -> list[Sample]:
         s = retriever._combine(sig, "hybrid")
         rows = retriever._select(np.argsort(-s, kind="stable"), s, k)
         cand, feats, evidence = retriever.answer_features(q, sig, s, rows)
+        ix = retriever.index
         right = np.array([
             item.answerable
-            and item.is_hit(retriever.index.chunks[retriever.index.sentences[j].chunk].doc_id,
-                            retriever._sentence_text(j)) is not None
-            for j, _ in cand
+            and item.is_hit(ix.chunks[ix.sentences[a].chunk].doc_id,
+                            ix.documents[ix.chunks[ix.sentences[a].chunk].doc_id].text[
+                                ix.sentences[a].start : ix.sentences[b].end]) is not None
+            for a, b, _ in cand
         ])
         samples.append(Sample(item.answerable, feats, right, evidence))
     return samples

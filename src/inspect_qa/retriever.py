@@ -13,6 +13,7 @@ import numpy as np
 
 from .answers import (
     ANSWER_PASSAGES,
+    SENTENCE_FEATURES,
     Answer,
     Calibration,
     answer_type,
@@ -343,24 +344,24 @@ class Retriever:
         cal = self.calibration
         scores = cal.sentence_score(feats)
         best = int(np.argmax(scores))
-        j, rank = cand[best]
+        first, last, rank = cand[best]
         x = confidence_features(float(scores[best]), feats[best], evidence)
         confidence = round(cal.probability(x), 4)
         if confidence < cal.threshold:
             return Answer(q, False, "", None, None, None, confidence, passages)
-        sent = self.index.sentences[j]
+        start, end = self.index.sentences[first].start, self.index.sentences[last].end
         src = passages[rank].source
-        text = normalise(self.index.documents[src].text[sent.start : sent.end])
-        return Answer(q, True, text, src, sent.start, sent.end, confidence, passages, rank)
+        text = normalise(self.index.documents[src].text[start:end])
+        return Answer(q, True, text, src, start, end, confidence, passages, rank)
 
     def answer_features(
         self, question: str, sig: Signals, s: np.ndarray, rows: Sequence[int],
         mask: np.ndarray | None = None,
-    ) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
-        """Features of every candidate sentence, and of the question's evidence as a whole.
+    ) -> tuple[list[tuple[int, int, int]], np.ndarray, np.ndarray]:
+        """Features of every candidate answer, and of the question's evidence as a whole.
 
-        Returns ``(candidates, sentence_features, evidence)``: candidates are
-        ``(sentence row, passage rank)``; sentence features follow ``SENTENCE_FEATURES``;
+        Returns ``(candidates, features, evidence)``: candidates are ``(first sentence row,
+        last sentence row, passage rank)``; features follow ``SENTENCE_FEATURES``;
         evidence is the question-wide part of ``CONFIDENCE_FEATURES`` (see
         :func:`inspect_qa.answers.confidence_features`).
         """
@@ -375,28 +376,30 @@ class Retriever:
         wanted = answer_type(question)
         sl_all = ix.sentence_lexical.scores(question)
         ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
-        cand: list[tuple[int, int]] = []
+        # Candidates: each sentence, and each pair of neighbouring sentences of a passage (an
+        # answer often sits in the sentence after the one that matches the question).
+        cand: list[tuple[int, int, int]] = []
         for rank, row in enumerate(rows[:ANSWER_PASSAGES]):
-            cand.extend((j, rank) for j in range(int(ix.sentence_offsets[row]), int(ends[row])))
-        js = np.array([j for j, _ in cand])
-        dense = ix.sentence_vectors[js] @ qv
-        sl = sl_all[js]
-        lexical = sl / sl.max() if sl.max() > 0 else np.zeros_like(sl)
-        ps = np.array([s[rows[r]] for _, r in cand], dtype=np.float64)
+            first, end = int(ix.sentence_offsets[row]), int(ends[row])
+            cand.extend((j, j, rank) for j in range(first, end))
+            cand.extend((j, j + 1, rank) for j in range(first, end - 1))
+        js = np.arange(min(c[0] for c in cand), max(c[1] for c in cand) + 1)
+        dense_s = dict(zip(js.tolist(), (ix.sentence_vectors[js] @ qv).tolist(), strict=True))
+        sl_s = dict(zip(js.tolist(), sl_all[js].tolist(), strict=True))
+        sl_max = max(sl_s[a] for a, b, _ in cand) or 1.0
         top = [s[r] for r in rows[:ANSWER_PASSAGES]]
         span = max(top) - min(top)
-        passage = (ps - min(top)) / span if span > 0 else np.ones_like(ps)
-        coverage = np.empty(len(cand))
-        type_match = np.empty(len(cand))
-        for i, j in enumerate(js):
-            toks = self._sentence_tokens(int(j))
-            coverage[i] = sum(w for t, w in zip(q_tokens, weights, strict=True) if t in toks) / total
+        feats = np.empty((len(cand), len(SENTENCE_FEATURES)))
+        for i, (a, b, rank) in enumerate(cand):
+            toks = self._sentence_tokens(a) | self._sentence_tokens(b)
+            coverage = sum(w for t, w in zip(q_tokens, weights, strict=True) if t in toks) / total
             if wanted is None:
-                type_match[i] = 0.5
+                type_match = 0.5
             else:
-                type_match[i] = 1.0 if wanted.search(self._sentence_text(int(j))) else 0.0
-        rank_prior = np.array([1.0 / (1 + r) for _, r in cand])
-        feats = np.column_stack([dense, lexical, coverage, type_match, passage, rank_prior])
+                type_match = float(any(wanted.search(self._sentence_text(j)) for j in (a, b)))
+            passage = (s[rows[rank]] - min(top)) / span if span > 0 else 1.0
+            feats[i] = (max(dense_s[a], dense_s[b]), max(sl_s[a], sl_s[b]) / sl_max, coverage,
+                        type_match, passage, 1.0 / (1 + rank), float(b > a))
         top_tokens = set(lex.tokenize(ix.chunks[rows[0]].text))
         passage_coverage = sum(
             w for t, w in zip(q_tokens, weights, strict=True) if t in top_tokens) / total
