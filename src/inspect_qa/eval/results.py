@@ -48,6 +48,8 @@ def environment(model: str, fingerprint: str) -> dict[str, Any]:
         "model_fingerprint": fingerprint,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        # Latency is only comparable between runs on an equally quiet machine.
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "libraries": libs,
     }
 
