@@ -191,7 +191,11 @@ def cached_embeddings(embedder: Any, texts: tuple[str, ...] | list[str], cache_d
                  time.perf_counter() - t0)
     vecs = (np.concatenate(parts) if parts
             else np.zeros((0, embedder.dimension), np.float32)).astype(np.float32)
-    _write_atomic(path, lambda p: np.save(p.open("wb"), vecs, allow_pickle=False))
+    def write_npy(p: Path) -> None:
+        with p.open("wb") as fh:
+            np.save(fh, vecs, allow_pickle=False)
+
+    _write_atomic(path, write_npy)
     manifest["sets"][name] = {
         "count": len(texts),
         "model": embedder.name,

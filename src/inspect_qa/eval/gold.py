@@ -103,7 +103,7 @@ class GoldItem:
         return None
 
 
-def _parse(raw: Any, where: str, documents: Mapping[str, str] | None) -> GoldItem:
+def _parse(raw: Any, where: str, line: int, documents: Mapping[str, str] | None) -> GoldItem:
     if not isinstance(raw, dict):
         raise GoldSetError(f"{where}: a line must be a JSON object")
     extra = sorted(set(raw) - _KEYS)
@@ -141,7 +141,7 @@ def _parse(raw: Any, where: str, documents: Mapping[str, str] | None) -> GoldIte
                                    f"{ev['source']}")
         items.append(Evidence(ev["source"], ev["quote"], spans))
     return GoldItem(raw["id"], " ".join(raw["question"].split()), answer, tuple(tags),
-                    tuple(items), int(where.rsplit(":", 1)[1]))
+                    tuple(items), line)
 
 
 def load_gold(path: str | Path, documents: Mapping[str, str] | None = None) -> list[GoldItem]:
@@ -169,7 +169,7 @@ def load_gold(path: str | Path, documents: Mapping[str, str] | None = None) -> l
                 raw = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise GoldSetError(f"{where}: not valid JSON ({exc.msg})") from exc
-            item = _parse(raw, where, documents)
+            item = _parse(raw, where, n, documents)
             if item.id in seen:
                 raise GoldSetError(f"{where}: id {item.id!r} repeats line {seen[item.id]}")
             seen[item.id] = n

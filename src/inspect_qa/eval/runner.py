@@ -147,7 +147,7 @@ def summarise(items: Sequence[GoldItem], rows: Sequence[QuestionRun]) -> dict[st
         "metrics": {**{m: round(v, 4) for m, v in means.items()},
                     **latency([r.latency_ms for r in rows])},
         "answers": {**answer_metrics(answer_recs),
-                    "answer_p50_ms": latency([r.answer_latency_ms for r in rows])["p50_ms"],
-                    "answer_p95_ms": latency([r.answer_latency_ms for r in rows])["p95_ms"]},
+                    **{f"answer_{k}": v
+                       for k, v in latency([r.answer_latency_ms for r in rows]).items()}},
         "by_tag": by_tag,
     }
