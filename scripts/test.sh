@@ -23,6 +23,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-.venv/bin/ruff check src tests benchmarks $(ls app.py 2>/dev/null)
+.venv/bin/ruff check src tests benchmarks scripts app.py
 .venv/bin/mypy
 .venv/bin/python -m pytest -q
+# Retrieval quality must not fall: the seed evaluation with --fail-under floors.
+bash scripts/eval.sh

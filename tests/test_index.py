@@ -181,3 +181,15 @@ def test_kill_9_during_build_leaves_previous_index_usable(seeds_copy: Path, tmp_
     build_index(seeds_copy, ix, embedder=embedder)
     leftovers = [p.name for p in ix.iterdir() if p.name.startswith((".tmp", "v-"))]
     assert leftovers == [current_version_dir(ix).name]
+
+
+def test_pipeline_change_rebuilds_everything(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    from inspect_qa import index as index_module
+
+    emb = CountingEmbedder()
+    build_index(corpus, tmp_path / "ix", embedder=emb)
+    assert read_manifest(tmp_path / "ix")["pipeline"] == index_module.pipeline_fingerprint()
+    monkeypatch.setattr(index_module, "pipeline_fingerprint", lambda: "another-version")
+    emb.embedded.clear()
+    rep = build_index(corpus, tmp_path / "ix", embedder=emb)
+    assert rep.rebuilt and rep.embedded_chunks == rep.chunks and rep.unchanged == ()

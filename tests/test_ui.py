@@ -320,13 +320,12 @@ def test_examples_only_for_the_seed_corpus(app: Served) -> None:
 
 
 def readme_example() -> str:
-    """The Python block after the ``ui-api-example`` marker (README.md, else the UI snippet)."""
-    for doc in (ROOT / "README.md", ROOT / "docs" / "ui-readme-snippet.md"):
-        text = doc.read_text(encoding="utf-8") if doc.exists() else ""
-        m = re.search(r"<!-- ui-api-example.*?-->\s*```python\n(.*?)```", text, re.S)
-        if m:
-            return m.group(1)
-    raise AssertionError("no ui-api-example block in README.md or docs/ui-readme-snippet.md")
+    """The Python block after the ``ui-api-example`` marker in README.md."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- ui-api-example.*?-->\s*```python\n(.*?)```", text, re.S)
+    if m is None:
+        raise AssertionError("no ui-api-example block in README.md")
+    return m.group(1)
 
 
 def test_readme_api_example_runs(app: Served) -> None:

@@ -323,11 +323,25 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
 # -- build ------------------------------------------------------------------------------------
 
 
+def pipeline_fingerprint() -> str:
+    """Hash of the code that turns files into indexed text (reading, layout, chunking, headers).
+
+    Stored in the manifest: when that code changes, unchanged documents are re-chunked and
+    re-embedded rather than reused, so an index never mixes two versions of the pipeline.
+    """
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in ("documents.py", "layout.py", "chunking.py", "index.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _compatible(manifest: dict[str, Any], embedder: Embedder, settings: ChunkSettings) -> bool:
     return (
         manifest.get("format_version") == FORMAT_VERSION
         and manifest.get("model", {}).get("fingerprint") == embedder.fingerprint()
         and manifest.get("chunking") == settings.to_dict()
+        and manifest.get("pipeline") == pipeline_fingerprint()
     )
 
 
@@ -380,8 +394,8 @@ def build_index(
             if _compatible(candidate.manifest, embedder, settings):
                 old = candidate
             else:
-                log.info("existing index at %s uses another model or settings: full rebuild",
-                         index_root)
+                log.warning("index at %s was built with another model, settings or pipeline "
+                            "version: rebuilding it in full", index_root)
         except IndexNotFound:
             pass
         except InspectQAError as exc:
@@ -507,6 +521,7 @@ def _manifest(docs: list[Document], chunks: list[Chunk], sentences: list[Sentenc
             "max_tokens": embedder.max_tokens,
         },
         "chunking": settings.to_dict(),
+        "pipeline": pipeline_fingerprint(),
         "lexical": {"library": "bm25s", **BM25_PARAMS, "stemmer": "snowball-english",
                     "stopwords": "bm25s-en"},
         "dense": {"library": "faiss", "index": "IndexFlatIP", "metric": "inner_product"},
