@@ -60,10 +60,7 @@ class Sample:
 def collect(retriever: Any, items: list[Any], k: int = 10) -> list[Sample]:
     samples = []
     for item in items:
-        q = retriever.check_question(item.question)
-        sig = retriever.signals(q)
-        s = retriever._combine(sig, "hybrid")
-        rows = retriever._select(np.argsort(-s, kind="stable"), s, k)
+        q, sig, s, rows, _ = retriever._rank(item.question, k, "hybrid", None, for_answer=True)
         cand, feats, evidence = retriever.answer_features(q, sig, s, rows)
         ix = retriever.index
         right = np.array([

@@ -144,7 +144,7 @@ def human_date(iso: str) -> str:
 # -- files ------------------------------------------------------------------------------------
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -223,7 +223,7 @@ def _save(index_dir: Path, manifest: dict[str, Any], documents: list[Document],
     lexical.save(tmp / "lexical")
     sentence_lexical.save(tmp / "sentence_lexical")
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
-    manifest["files"] = {p.relative_to(tmp).as_posix(): _sha256_file(p) for p in files}
+    manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     for p in [*files, tmp / MANIFEST]:
         with p.open("rb") as fh:
@@ -296,7 +296,7 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
             path = version / rel
             if not path.is_file():
                 raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
-            if _sha256_file(path) != digest:
+            if sha256_file(path) != digest:
                 raise IndexCorrupt(
                     f"index {str(root)!r}: {rel} does not match its checksum (changed or "
                     f"damaged since it was built); {fix}"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -81,6 +81,14 @@ class Passage:
 
 
 _ISO_DATE = re.compile(r"\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?")
+
+
+class _Ranked(NamedTuple):
+    question: str
+    signals: Signals
+    scores: np.ndarray
+    rows: list[int]
+    mask: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -229,11 +237,6 @@ class Retriever:
             meta = np.array([match[c.doc_id] for c in ix.chunks], dtype=np.float32)
         return Signals(dc, ds, lc, ls, meta, qv)
 
-    def scores(self, question: str, mode: str = "hybrid") -> np.ndarray:
-        """Score of every chunk for an already-checked question (higher is better)."""
-        need = ("dense", "lexical") if mode == "hybrid" else (mode,)
-        return self._combine(self.signals(question, need), mode)
-
     @staticmethod
     def _combine(sig: Signals, mode: str) -> np.ndarray:
         if mode == "dense":
@@ -273,15 +276,24 @@ class Retriever:
         Raises:
             InvalidQuery: empty or over-long question, ``k`` out of range, unknown mode or filter.
         """
+        ranked = self._rank(question, k, mode, filters, for_answer=False)
+        return [self.passage(self.index.chunks[r], float(ranked.scores[r])) for r in ranked.rows]
+
+    def _rank(self, question: Any, k: Any, mode: Any, filters: Filters | None,
+              for_answer: bool) -> _Ranked:
+        """Check the arguments, score every chunk, pick the ``k`` best rows."""
         q = self.check_question(question)
         k = self.check_k(k)
         mode = self.check_mode(mode)
         mask = self._mask(filters)
-        s = self.scores(q, mode)
+        # An answer scores sentences on both kinds of evidence, whatever the mode.
+        need = ("dense", "lexical") if for_answer or mode == "hybrid" else (mode,)
+        sig = self.signals(q, need)
+        s = self._combine(sig, mode)
         if mask is not None:
             s = np.where(mask, s, -np.inf)
         rows = self._select(np.argsort(-s, kind="stable"), s, k)
-        return [self.passage(self.index.chunks[r], float(s[r])) for r in rows]
+        return _Ranked(q, sig, s, rows, mask)
 
     def _select(self, order: Sequence[int] | np.ndarray, s: np.ndarray, k: int) -> list[int]:
         """The first ``k`` rows of ``order`` with a finite score, never two overlapping."""
@@ -328,15 +340,7 @@ class Retriever:
         those :meth:`search` returns; the answer is a sentence of one of the first
         ``ANSWER_PASSAGES`` of them.
         """
-        q = self.check_question(question)
-        k = self.check_k(k)
-        mode = self.check_mode(mode)
-        mask = self._mask(filters)
-        sig = self.signals(q)  # both kinds: sentences are scored on dense and lexical evidence
-        s = self._combine(sig, mode)
-        if mask is not None:
-            s = np.where(mask, s, -np.inf)
-        rows = self._select(np.argsort(-s, kind="stable"), s, k)
+        q, sig, s, rows, mask = self._rank(question, k, mode, filters, for_answer=True)
         passages = tuple(self.passage(self.index.chunks[r], float(s[r])) for r in rows)
         if not rows:
             return Answer(q, False, "", None, None, None, 0.0, passages)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GoldSetError
+from ..index import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +141,6 @@ def _sha256_texts(texts: tuple[str, ...] | list[str]) -> str:
     return h.hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _read_cache_manifest(cache_dir: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads((cache_dir / "manifest.json").read_text("utf-8"))
@@ -178,7 +171,7 @@ def cached_embeddings(embedder: Any, texts: tuple[str, ...] | list[str], cache_d
     texts_sha = _sha256_texts(texts)
     fingerprint = embedder.fingerprint()
     if (entry.get("fingerprint") == fingerprint and entry.get("texts_sha256") == texts_sha
-            and path.is_file() and _sha256_file(path) == entry.get("file_sha256")):
+            and path.is_file() and sha256_file(path) == entry.get("file_sha256")):
         vecs = np.load(path, allow_pickle=False)
         if len(vecs) == len(texts):
             return vecs, True
@@ -202,7 +195,7 @@ def cached_embeddings(embedder: Any, texts: tuple[str, ...] | list[str], cache_d
         "fingerprint": fingerprint,
         "max_tokens": embedder.max_tokens,
         "texts_sha256": texts_sha,
-        "file_sha256": _sha256_file(path),
+        "file_sha256": sha256_file(path),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     _write_atomic(cache_dir / "manifest.json",
