@@ -127,3 +127,11 @@ def test_offsets_hold_on_generated_text_with_repeats(parts: list[str], size: int
     covered = " ".join(doc.text[c.start : c.end] for c in chunks)
     words = re.findall(r"\w+", covered)
     assert len(words) >= len(re.findall(r"\w+", text)) - 20 * text.count("Overall")
+
+
+def test_salutation_and_subject_line_are_units_of_their_own() -> None:
+    doc = _doc(LETTER)
+    sents = [normalise(doc.text[a:b]) for c in make_chunks(doc, COUNT) for a, b in c.sentences]
+    assert "Dear Jane" in sents
+    assert "Monitoring visit to Exampleton Metropolitan Borough Council children's services" in sents
+    assert sents[sents.index("Dear Jane") + 2].startswith("This letter summarises")

@@ -136,10 +136,15 @@ def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
             run_start = None
 
     prev_kind = None
+    after_salutation = False
     for line in lines:
         if not line.is_content:
             continue
-        if line.kind in ("heading", "table") or _SALUTATION.match(line.text):
+        # A letter's subject line (after "Dear ...", no closing stop) is a unit of its own.
+        subject = after_salutation and line.kind == "text" and not line.text.endswith(
+            (".", "!", "?", ":", ";", ","))
+        after_salutation = bool(_SALUTATION.match(line.text))
+        if line.kind in ("heading", "table") or after_salutation or subject:
             flush()
             spans.append(_trim(text, line.start, line.end))
             prev_kind = line.kind
