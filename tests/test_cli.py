@@ -55,3 +55,20 @@ def test_errors_are_one_line_with_exit_2(argv, built: Path, tmp_path: Path, caps
     err = capsys.readouterr().err
     assert err.startswith("inspect-qa: error: ") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_chunk_tokens_zero_is_refused(corpus: Path, tmp_path: Path, capsys) -> None:
+    argv = ["index", str(corpus), "--out", str(tmp_path / "x"), "--model", "hashing-256",
+            "--chunk-tokens", "0"]
+    assert main(argv) == 2
+    assert "does not fit" in capsys.readouterr().err
+
+
+def test_verbose_flag_before_eval_is_passed_through(monkeypatch) -> None:
+    import inspect_qa.eval as ev
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(ev, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["-v", "eval", "--no-save"]) == 0
+    assert main(["eval", "--modes", "lexical"]) == 0
+    assert seen == [["--no-save", "-v"], ["--modes", "lexical"]]

@@ -47,7 +47,8 @@ def test_no_pickle_anywhere(corpus: Path, tmp_path: Path, embedder) -> None:
     for p in (tmp_path / "ix").rglob("*"):
         if p.is_file():
             assert p.suffix not in (".pkl", ".pickle"), p
-            assert not p.read_bytes().startswith(b"\x80\x04"), p
+            assert not p.read_bytes().startswith(b"\x80"), p  # any pickle protocol
+            assert p.suffix in (".json", ".jsonl", ".npy", "") or p.name == "CURRENT", p
             if p.suffix == ".npy":
                 np.load(p, allow_pickle=False)
 
@@ -127,9 +128,41 @@ def test_other_model_is_refused_and_rebuilt(corpus: Path, tmp_path: Path, embedd
 def test_chunk_size_must_fit_the_window(corpus: Path, tmp_path: Path, embedder) -> None:
     from inspect_qa.chunking import ChunkSettings
 
-    with pytest.raises(InspectQAError, match="at most"):
-        build_index(corpus, tmp_path / "ix", embedder=embedder,
-                    settings=ChunkSettings(chunk_tokens=10_000))
+    for bad in (10_000, 0, -5, 15):
+        with pytest.raises(InspectQAError, match="does not fit"):
+            build_index(corpus, tmp_path / "ix", embedder=embedder,
+                        settings=ChunkSettings(chunk_tokens=bad))
+
+
+def test_corpus_without_a_passage_is_a_clear_error(tmp_path: Path, embedder) -> None:
+    from inspect_qa.errors import CorpusError
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "tiny.txt").write_text("Hello.\n")
+    with pytest.raises(CorpusError, match="no passage"):
+        build_index(tmp_path / "c", tmp_path / "ix", embedder=embedder)
+
+
+def test_update_keeps_the_model_and_settings_of_the_index(corpus: Path, tmp_path: Path) -> None:
+    from inspect_qa.chunking import ChunkSettings
+
+    other = HashingEmbedder(dimension=64)
+    build_index(corpus, tmp_path / "ix", embedder=other, settings=ChunkSettings(chunk_tokens=40))
+    (corpus / "more.txt").write_text("The adoption panel met in June and approved five carers.\n")
+    rep = build_index(corpus, tmp_path / "ix")  # no model or settings named
+    m = read_manifest(tmp_path / "ix")
+    assert rep.added == ("more.txt",) and rep.embedded_chunks == 1
+    assert m["model"]["name"] == "hashing-64" and m["chunking"]["chunk_tokens"] == 40
+    assert Retriever.build(corpus, tmp_path / "ix").embedder.dimension == 64
+
+
+def test_chunks_never_span_a_page_break(tmp_path: Path, embedder) -> None:
+    (tmp_path / "c").mkdir()
+    page = "The panel reviewed cases and found that plans were clear and timely. "
+    (tmp_path / "c" / "r.txt").write_text(page * 3 + "\n\f" + page * 3 + "\n")
+    ix = load_index(build_index(tmp_path / "c", tmp_path / "ix", embedder=embedder).index_dir)
+    assert [c.page for c in ix.chunks] == [1, 2]
+    assert all("\f" not in ix.documents["r.txt"].text[c.start : c.end] for c in ix.chunks)
 
 
 SLOW_BUILD = """

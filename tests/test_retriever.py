@@ -49,7 +49,8 @@ def test_results_sorted_at_most_k_never_padded_never_overlapping(retriever: Retr
     [
         ({"question": ""}, "empty"),
         ({"question": "   \n\t"}, "empty"),
-        ({"question": None}, "empty"),
+        ({"question": None}, "must be text"),
+        ({"question": b"bytes"}, "must be text"),
         ({"question": "x" * (MAX_QUESTION_CHARS + 1)}, "limit"),
         ({"question": "ok", "k": 0}, "k must be"),
         ({"question": "ok", "k": MAX_K + 1}, "k must be"),
@@ -60,6 +61,10 @@ def test_results_sorted_at_most_k_never_padded_never_overlapping(retriever: Retr
         ({"question": "ok", "filters": Filters(date_from="July 2016")}, "ISO date"),
         ({"question": "ok", "filters": Filters(date_to="2016-13")}, "ISO date"),
         ({"question": "ok", "filters": Filters(date_from="2018", date_to="2017-12")}, "after"),
+        ({"question": "ok", "filters": Filters(date_to="2016-02-31")}, "calendar"),
+        ({"question": "ok", "filters": Filters(date_from=2016)}, "ISO date"),  # type: ignore[arg-type]
+        ({"question": "ok", "filters": Filters(sources="letter.txt")}, "list of document"),  # type: ignore[arg-type]
+        ({"question": "ok", "filters": {"sources": ["letter.txt"]}}, "Filters"),
     ],
 )
 def test_bad_input_is_a_clear_error(retriever: Retriever, kwargs, message) -> None:
@@ -77,15 +82,31 @@ def test_filters(retriever: Retriever) -> None:
     assert retriever.search("children", k=10, filters=Filters(date_to="2018-12-31")) == []
 
 
-def test_answer_is_verbatim_and_cited(retriever: Retriever) -> None:
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "kept"),
+    [
+        ("2016-07-01", "2016-07-31", True),   # a report dated "2016-07" is the whole month
+        ("2016-07-15", None, True),
+        (None, "2016-07-01", True),
+        ("2016", "2016", True),
+        ("2016-08", None, False),
+        (None, "2016-06-30", False),
+    ],
+)
+def test_month_dated_document_overlaps_ranges(corpus: Path, tmp_path: Path, embedder,
+                                               date_from, date_to, kept) -> None:
+    (corpus / "report.txt").write_text("Report on fostering\n\nJuly 2016\n\nThe fostering "
+                                       "panel met twelve times and approved carers.\n")
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    assert r.index.documents["report.txt"].date == "2016-07"
+    ps = r.search("fostering panel", k=10, filters=Filters(date_from=date_from, date_to=date_to))
+    assert ("report.txt" in {p.source for p in ps}) is kept
+
+
+def test_answer_dict(retriever: Retriever) -> None:
     a = retriever.answer("How many children do social workers in the assessment team hold?")
     d = a.to_dict()
-    assert set(d) >= {"question", "found", "text", "source", "start", "end", "confidence",
-                      "passages"}
+    assert set(d) == {"question", "found", "text", "source", "start", "end", "confidence",
+                      "passages", "passage_index"}
     assert 0.0 <= a.confidence <= 1.0
-    assert a.passages
-    if a.found:
-        doc = retriever.index.documents[a.source]
-        assert normalise(doc.text[a.start : a.end]) == a.text
-    else:
-        assert a.text == "" and a.start is None
+    assert d["passages"] == [p.to_dict() for p in retriever.search(a.question)]

@@ -10,13 +10,13 @@ checked, never taken from the splitter (its ``start_index`` is wrong on repeated
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter, TextSplitter
 
 from .documents import Document
 from .layout import Line, classify_lines, page_of
@@ -163,46 +163,59 @@ def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
 # -- chunks -----------------------------------------------------------------------------------
 
 
-class SentencePackingSplitter(TextSplitter):
-    """LangChain splitter that packs whole sentences into chunks of at most ``chunk_size`` tokens.
+@functools.cache
+def _splitter_class() -> type:
+    # LangChain (and pydantic under it) load only when something is chunked, not on import.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter, TextSplitter
 
-    ``split_text`` takes text whose sentences are already separated (see :func:`make_chunks`);
-    it is a regular LangChain ``TextSplitter``, so ``split_documents`` works on LangChain
-    documents too. A sentence over the limit is cut by ``RecursiveCharacterTextSplitter``.
+    class SentencePackingSplitter(TextSplitter):
+        """Packs whole sentences into chunks of at most ``chunk_size`` tokens."""
+
+        def __init__(self, count_tokens: CountTokens, chunk_size: int, chunk_overlap: int = 0):
+            super().__init__(
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                length_function=count_tokens,
+                strip_whitespace=False,
+            )
+            self._long = RecursiveCharacterTextSplitter(
+                separators=["\n\n", "\n", "; ", ", ", " ", ""],
+                keep_separator="end",
+                chunk_size=chunk_size,
+                chunk_overlap=0,
+                length_function=count_tokens,
+                strip_whitespace=False,
+            )
+
+        def pieces(self, sentences: list[str]) -> list[str]:
+            """Sentences, with any over the limit cut into pieces that fit."""
+            out: list[str] = []
+            for s in sentences:
+                if self._length_function(s) <= self._chunk_size:
+                    out.append(s)
+                else:
+                    out.extend(self._long.split_text(s))
+            return out
+
+        def split_text(self, text: str) -> list[str]:
+            return self.pack(self.pieces(_split_flowing_text(text)))
+
+        def pack(self, pieces: list[str]) -> list[str]:
+            """Greedy packing of consecutive pieces (each keeps its trailing whitespace)."""
+            return [c for c in self._merge_splits(pieces, "") if c.strip()]
+
+    return SentencePackingSplitter
+
+
+def sentence_splitter(count_tokens: CountTokens, chunk_size: int, chunk_overlap: int = 0) -> Any:
+    """A LangChain ``TextSplitter`` packing whole sentences into chunks of ``chunk_size`` tokens.
+
+    ``split_text`` works on any text; it is a regular LangChain splitter, so ``split_documents``
+    works on LangChain documents too. :func:`make_chunks` uses its ``pieces`` and ``pack`` on
+    sentences found with the document's layout. A sentence over the limit is cut by
+    ``RecursiveCharacterTextSplitter``.
     """
-
-    def __init__(self, count_tokens: CountTokens, chunk_size: int, chunk_overlap: int = 0):
-        super().__init__(
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            length_function=count_tokens,
-            strip_whitespace=False,
-        )
-        self._long = RecursiveCharacterTextSplitter(
-            separators=["\n\n", "\n", "; ", ", ", " ", ""],
-            keep_separator="end",
-            chunk_size=chunk_size,
-            chunk_overlap=0,
-            length_function=count_tokens,
-            strip_whitespace=False,
-        )
-
-    def pieces(self, sentences: list[str]) -> list[str]:
-        """Sentences, with any over the limit cut into pieces that fit."""
-        out: list[str] = []
-        for s in sentences:
-            if self._length_function(s) <= self._chunk_size:
-                out.append(s)
-            else:
-                out.extend(self._long.split_text(s))
-        return out
-
-    def split_text(self, text: str) -> list[str]:
-        return self.pack(self.pieces(_split_flowing_text(text)))
-
-    def pack(self, pieces: list[str]) -> list[str]:
-        """Greedy packing of consecutive pieces (each keeps its trailing whitespace)."""
-        return [c for c in self._merge_splits(pieces, "") if c.strip()]
+    return _splitter_class()(count_tokens, chunk_size, chunk_overlap)
 
 
 def _split_flowing_text(text: str) -> list[str]:
@@ -222,11 +235,13 @@ class ChunkSettings:
         return asdict(self)
 
 
-def _segments(lines: list[Line]) -> list[tuple[list[Line], str | None]]:
-    """Runs of content lines, cut at headings and at furniture, each with its heading."""
+def _segments(text: str, lines: list[Line]) -> list[tuple[list[Line], str | None]]:
+    """Runs of content lines, cut at headings, furniture and page breaks, with their heading."""
     segments: list[tuple[list[Line], str | None]] = []
     section: str | None = None
     current: list[Line] = []
+    breaks = [m.start() for m in re.finditer("\f", text)]
+    page = 0
 
     def close() -> None:
         nonlocal current
@@ -235,6 +250,10 @@ def _segments(lines: list[Line]) -> list[tuple[list[Line], str | None]]:
         current = []
 
     for line in lines:
+        line_page = bisect.bisect_right(breaks, line.start)
+        if line_page != page:
+            close()  # a chunk never spans two pages, so its page is the page of every word
+            page = line_page
         if line.kind == "heading":
             close()
             section = line.text
@@ -258,9 +277,9 @@ def make_chunks(
     settings = settings or ChunkSettings()
     text = doc.text
     lines = classify_lines(text)
-    splitter = SentencePackingSplitter(count_tokens, settings.chunk_tokens)
+    splitter = sentence_splitter(count_tokens, settings.chunk_tokens)
     chunks: list[Chunk] = []
-    for seg_lines, section in _segments(lines):
+    for seg_lines, section in _segments(text, lines):
         sents = split_sentences(text, seg_lines)
         if not sents:
             continue

@@ -74,11 +74,12 @@ def _question_words(question: str) -> set[str]:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from .chunking import ChunkSettings
-    from .embedding import DEFAULT_MODEL, load_embedder
+    from .embedding import load_embedder
     from .index import build_index
 
-    embedder = load_embedder(args.model or DEFAULT_MODEL)
-    settings = ChunkSettings(chunk_tokens=args.chunk_tokens) if args.chunk_tokens else None
+    embedder = load_embedder(args.model) if args.model else None
+    settings = (ChunkSettings(chunk_tokens=args.chunk_tokens)
+                if args.chunk_tokens is not None else None)
     rep = build_index(args.corpus, args.out, embedder=embedder, settings=settings, progress=True)
     if not rep.rebuilt:
         print(f"index {rep.index_dir} is up to date: {len(rep.unchanged)} documents, "
@@ -128,13 +129,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"model      {m['model']['name']} dim {m['model']['dimension']} "
           f"window {m['model']['max_tokens']} fingerprint {m['model']['fingerprint'][:12]}")
     print(f"chunking   {m['chunking']}")
+    libs = ", ".join(f"{k} {v}" for k, v in m.get("libraries", {}).items())
+    print(f"libraries  {libs}")
     c = m["counts"]
     print(f"counts     {c['documents']} documents, {c['chunks']} chunks, "
           f"{c['sentences']} sentences")
     for doc_id, d in m["documents"].items():
         md = d["metadata"]
-        print(f"  {doc_id}: {d['chunks']} chunks · {md.get('kind')} · {md.get('date')} · "
-              f"{md.get('title')}")
+        print(f"  {doc_id}: {d['chunks']} chunks · {md.get('kind')} · {md.get('date') or 'undated'}"
+              f" · {md.get('title')}")
+        extra = [x for x in (md.get("authority"),
+                             f"visit {md['visit_number']}" if md.get("visit_number") else None,
+                             ", ".join(md.get("inspectors") or []) or None,
+                             f"by {md['author']}" if md.get("author") else None) if x]
+        if extra:
+            print(f"      {' · '.join(extra)}")
     return 0
 
 
@@ -169,10 +178,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failed check, 2 error)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["eval"]:
+    # `eval` takes its own options (python -m inspect_qa.eval); pass them through untouched.
+    lead = [a for a in argv[:2] if a in ("-v", "--verbose")]
+    if argv[len(lead) : len(lead) + 1] == ["eval"]:
         from .eval import main as eval_main
 
-        return eval_main(argv[1:])
+        return eval_main(argv[len(lead) + 1 :] + (["-v"] if lead else []))
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -67,6 +67,9 @@ class Document:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        return hash((self.id, self.text))
+
     @property
     def content_hash(self) -> str:
         """SHA-256 of the text: what decides whether a document changed between builds."""

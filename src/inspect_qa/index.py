@@ -37,12 +37,14 @@ from . import __version__
 from .chunking import Chunk, ChunkSettings, make_chunks, normalise
 from .documents import Document, read_corpus
 from .embedding import DEFAULT_MODEL, Embedder, load_embedder
-from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
+from .errors import CorpusError, IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
 from .stores import BM25_PARAMS, DenseStore, LexicalStore
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+#: Smallest chunk size accepted, in model word pieces.
+MIN_CHUNK_TOKENS = 16
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 
@@ -123,7 +125,10 @@ def with_header(text: str, doc: Document, section: str | None, count_tokens: Any
         full = f"{header}\n{text}" if header else text
         if count_tokens(full) <= max_tokens:
             return full
-    raise InspectQAError(f"a passage of {doc.id} exceeds the model window even without header")
+    raise InspectQAError(
+        f"a passage of {doc.id} exceeds the model window even without a header; rebuild with "
+        "a smaller --chunk-tokens"
+    )
 
 
 def context_text(chunk: Chunk, doc: Document, count_tokens: Any, max_tokens: int) -> str:
@@ -331,8 +336,14 @@ def pipeline_fingerprint() -> str:
     """
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in ("documents.py", "layout.py", "chunking.py", "index.py"):
+    for name in ("documents.py", "layout.py", "chunking.py", "index.py", "stores.py"):
         h.update((here / name).read_bytes())
+    try:
+        from importlib.metadata import version
+
+        h.update(version("bm25s").encode())
+    except Exception:  # no metadata: the code hashes still guard the pipeline
+        pass
     return h.hexdigest()[:16]
 
 
@@ -364,6 +375,24 @@ def _embed(embedder: Embedder, texts: list[str], what: str, progress: bool) -> n
     return np.concatenate(out).astype(np.float32)
 
 
+def resolve_config(index_dir: str | Path, embedder: Embedder | None,
+                   settings: ChunkSettings | None) -> tuple[Embedder, ChunkSettings]:
+    """The embedder and settings of a build: those given, else those of the existing index
+    (so updating an index never silently switches its model), else the defaults."""
+    existing: dict[str, Any] = {}
+    if embedder is None or settings is None:
+        try:
+            existing = read_manifest(index_dir)
+        except InspectQAError:
+            existing = {}
+    if embedder is None:
+        embedder = load_embedder(existing.get("model", {}).get("name", DEFAULT_MODEL))
+    if settings is None:
+        chunking = existing.get("chunking")
+        settings = ChunkSettings(**chunking) if isinstance(chunking, dict) else ChunkSettings()
+    return embedder, settings
+
+
 def build_index(
     corpus_dir: str | Path,
     index_dir: str | Path,
@@ -378,14 +407,15 @@ def build_index(
     vectors; only new and changed documents are embedded. Nothing changed: nothing is written.
     """
     t0 = time.perf_counter()
-    embedder = embedder or load_embedder(DEFAULT_MODEL)
-    settings = settings or ChunkSettings()
-    if settings.chunk_tokens > embedder.max_tokens - 16:
-        raise InspectQAError(
-            f"chunk_tokens={settings.chunk_tokens} leaves no room in the model's window of "
-            f"{embedder.max_tokens} tokens; use at most {embedder.max_tokens - 16}"
-        )
     index_root = Path(index_dir)
+    embedder, settings = resolve_config(index_root, embedder, settings)
+    if not isinstance(settings.chunk_tokens, int) or not (
+        MIN_CHUNK_TOKENS <= settings.chunk_tokens <= embedder.max_tokens - 16
+    ):
+        raise InspectQAError(
+            f"chunk_tokens={settings.chunk_tokens!r} does not fit the model's window of "
+            f"{embedder.max_tokens} tokens: use {MIN_CHUNK_TOKENS} to {embedder.max_tokens - 16}"
+        )
     docs = read_corpus(corpus_dir)
     with _build_lock(index_root):
         old: Index | None = None
@@ -462,6 +492,11 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
                     normalise(doc.text[a:b]), doc, c.section, embedder.count_tokens,
                     embedder.max_tokens))
 
+    if not chunks:
+        raise CorpusError(
+            f"no passage of at least {settings.min_words} words in {len(docs)} document(s): "
+            "add reports with running text (headings, addresses and dates alone are not indexed)"
+        )
     fresh_chunks = _embed(embedder, new_chunk_texts, "chunks", progress)
     fresh_sents = _embed(embedder, new_sentence_texts, "sentences", progress)
     for k, (row, _) in enumerate(new_positions):

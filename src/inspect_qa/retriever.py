@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import logging
 import re
 from collections.abc import Sequence
@@ -23,7 +25,7 @@ from .answers import (
 from .chunking import Chunk, ChunkSettings, normalise
 from .embedding import Embedder, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
-from .index import Index, build_index, load_index
+from .index import Index, build_index, load_index, resolve_config
 from .query import document_hints, hint_match
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,29 @@ class Filters:
     def is_empty(self) -> bool:
         return not self.sources and not self.date_from and not self.date_to
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _period(value: Any, name: str) -> tuple[datetime.date, datetime.date]:
+    """First and last day of an ISO year, month or day; ``None`` is unbounded."""
+    if value is None or value == "":
+        return datetime.date.min, datetime.date.max
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise InvalidQuery(f"{name} must be an ISO date (2016, 2016-07 or 2016-07-31), "
+                           f"not {value!r}")
+    parts = [int(x) for x in value.split("-")]
+    try:
+        if len(parts) == 3:
+            day = datetime.date(*parts)
+            return day, day
+        if len(parts) == 2:
+            last = calendar.monthrange(parts[0], parts[1])[1]
+            return datetime.date(parts[0], parts[1], 1), datetime.date(parts[0], parts[1], last)
+        return datetime.date(parts[0], 1, 1), datetime.date(parts[0], 12, 31)
+    except ValueError as exc:
+        raise InvalidQuery(f"{name} {value!r} is not a date in the calendar") from exc
+
 
 def _minmax(x: np.ndarray) -> np.ndarray:
     lo, hi = float(x.min()), float(x.max())
@@ -138,8 +163,12 @@ class Retriever:
         settings: ChunkSettings | None = None,
         progress: bool = False,
     ) -> Retriever:
-        """Build (or update) the index of ``corpus_dir`` in ``index_dir`` and open it."""
-        embedder = embedder or load_embedder()
+        """Build (or update) the index of ``corpus_dir`` in ``index_dir`` and open it.
+
+        Without ``embedder``/``settings``, an existing index keeps the model and settings it was
+        built with; a new one gets the bundled model and default settings.
+        """
+        embedder, settings = resolve_config(index_dir, embedder, settings)
         build_index(corpus_dir, index_dir, embedder=embedder, settings=settings,
                     progress=progress)
         return cls.load(index_dir, embedder=embedder)
@@ -153,7 +182,9 @@ class Retriever:
     # -- input checks --------------------------------------------------------------------------
 
     def check_question(self, question: Any) -> str:
-        if not isinstance(question, str) or not question.strip():
+        if not isinstance(question, str):
+            raise InvalidQuery(f"the question must be text, not {type(question).__name__}")
+        if not question.strip():
             raise InvalidQuery("the question is empty: type a question")
         q = " ".join(question.split())
         if len(q) > MAX_QUESTION_CHARS:
@@ -183,30 +214,35 @@ class Retriever:
         return str(mode)
 
     def _mask(self, filters: Filters | None) -> np.ndarray | None:
-        if filters is None or filters.is_empty():
+        if filters is None:
+            return None
+        if not isinstance(filters, Filters):
+            raise InvalidQuery(f"filters must be a Filters(...), not {type(filters).__name__}")
+        if filters.is_empty():
             return None
         docs = self.index.documents
-        for name in ("date_from", "date_to"):
-            value = getattr(filters, name)
-            if value is not None and not _ISO_DATE.fullmatch(str(value)):
-                raise InvalidQuery(f"{name} must be an ISO date (2016, 2016-07 or 2016-07-31), "
-                                   f"not {value!r}")
-        if filters.date_from and filters.date_to and filters.date_from[:len(filters.date_to)] > filters.date_to:
+        lo, hi = _period(filters.date_from, "date_from")[0], _period(filters.date_to, "date_to")[1]
+        if lo > hi:
             raise InvalidQuery(f"date_from {filters.date_from} is after date_to {filters.date_to}")
-        if filters.sources:
-            unknown = [s for s in filters.sources if s not in docs]
+        sources = filters.sources
+        if sources is not None:
+            if isinstance(sources, str) or not all(isinstance(x, str) for x in sources):
+                raise InvalidQuery("sources must be a list of document names, e.g. ['a.txt']")
+            unknown = [x for x in sources if x not in docs]
             if unknown:
                 raise InvalidQuery(f"unknown document(s) {unknown}: choose from {sorted(docs)}")
+        dated = filters.date_from is not None or filters.date_to is not None
         allowed = set()
         for doc_id, doc in docs.items():
-            if filters.sources and doc_id not in filters.sources:
+            if sources and doc_id not in sources:
                 continue
-            date = doc.date
-            if filters.date_from and (not date or date < filters.date_from):
-                continue
-            # "2016-07" is inside a range ending "2016-07-31": compare on the shorter prefix.
-            if filters.date_to and (not date or date[: len(filters.date_to)] > filters.date_to):
-                continue
+            if dated:
+                if not doc.date:
+                    continue  # an undated document cannot be placed in a date range
+                first, last = _period(doc.date, doc_id)
+                # A document dated "2016-07" is the whole of July: kept when it overlaps.
+                if last < lo or first > hi:
+                    continue
             allowed.add(doc_id)
         return np.array([c.doc_id in allowed for c in self.index.chunks], dtype=bool)
 

@@ -130,5 +130,12 @@ class DenseStore:
         return D, I
 
     def scores(self, xq: np.ndarray) -> np.ndarray:
-        """Exact inner product of one query vector with every row."""
-        return self.vectors @ np.asarray(xq, dtype=np.float32).reshape(-1)
+        """Exact inner product of one query vector with every row, by FAISS.
+
+        Every row is scored (an exact flat search over all of them) so that hybrid fusion can
+        normalise over the whole corpus.
+        """
+        out = np.zeros(len(self), dtype=np.float32)
+        D, I = self.search(np.asarray(xq, dtype=np.float32).reshape(1, -1), len(self))  # noqa: E741
+        out[I[0]] = D[0]
+        return out
