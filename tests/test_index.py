@@ -11,8 +11,9 @@ import pytest
 
 from inspect_qa.embedding import HashingEmbedder
 from inspect_qa.errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
-from inspect_qa.index import build_index, current_version_dir, load_index, read_manifest
+from inspect_qa.index import build_index
 from inspect_qa.retriever import Retriever
+from inspect_qa.storage import current_version_dir, load_index, read_manifest
 
 from .conftest import NEWS
 

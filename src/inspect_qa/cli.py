@@ -120,7 +120,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .index import current_version_dir, read_manifest
+    from .storage import current_version_dir, read_manifest
 
     m = read_manifest(args.index)
     print(f"index      {args.index} ({current_version_dir(args.index).name})")
@@ -149,7 +149,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from .chunking import normalise
-    from .index import load_index
+    from .storage import load_index
 
     ix = load_index(args.index, verify=True)
     from .embedding import load_embedder

@@ -25,8 +25,9 @@ from .answers import (
 from .chunking import Chunk, ChunkSettings, normalise
 from .embedding import Embedder, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
-from .index import Index, build_index, load_index, resolve_config
+from .index import build_index, resolve_config
 from .query import document_hints, hint_match
+from .storage import Index, load_index
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GoldSetError
-from ..index import sha256_file
+from ..storage import sha256_file
 
 log = logging.getLogger(__name__)
 
