@@ -57,6 +57,11 @@ class Signals:
     lexical_sentence: np.ndarray
     document_hint: np.ndarray
     query_vector: np.ndarray | None
+    #: The same evidence per sentence (``None`` for a kind not computed), kept for answers.
+    sentence_dense_all: np.ndarray | None = None
+    sentence_lexical_all: np.ndarray | None = None
+    #: Whether the question names a report (a date, a visit, a kind) at all.
+    hinted: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,20 +264,22 @@ class Retriever:
         n = len(ix.chunks)
         zeros = np.zeros(n, dtype=np.float32)
         dc = ds = lc = ls = zeros
-        qv = None
+        qv = sd = sl = None
         if "dense" in need:
             qv = self.embedder.embed([question])[0]
             dc = ix.dense.scores(qv)
-            ds = np.maximum.reduceat(ix.sentence_vectors @ qv, ix.sentence_offsets)
+            sd = ix.sentence_vectors @ qv
+            ds = np.maximum.reduceat(sd, ix.sentence_offsets)
         if "lexical" in need:
             lc = ix.lexical.scores(question)
-            ls = np.maximum.reduceat(ix.sentence_lexical.scores(question), ix.sentence_offsets)
+            sl = ix.sentence_lexical.scores(question)
+            ls = np.maximum.reduceat(sl, ix.sentence_offsets)
         hints = document_hints(question)
         meta = zeros
         if hints:
             match = {d: hint_match(doc, hints) for d, doc in ix.documents.items()}
             meta = np.array([match[c.doc_id] for c in ix.chunks], dtype=np.float32)
-        return Signals(dc, ds, lc, ls, meta, qv)
+        return Signals(dc, ds, lc, ls, meta, qv, sd, sl, bool(hints))
 
     @staticmethod
     def _combine(sig: Signals, mode: str) -> np.ndarray:
@@ -408,14 +415,16 @@ class Retriever:
         """
         ix = self.index
         lex = ix.lexical
-        qv = sig.query_vector
-        if qv is None:
-            qv = self.embedder.embed([question])[0]
+        if sig.sentence_dense_all is None or sig.sentence_lexical_all is None:
+            sig = self.signals(question)  # answers need both kinds of evidence
+        sd_all = sig.sentence_dense_all
+        sl_all = sig.sentence_lexical_all
+        if sd_all is None or sl_all is None:
+            raise RuntimeError("signals() computed no sentence evidence")  # not reachable
         q_tokens = sorted(set(lex.tokenize(question)))
         weights = np.array([lex.idf(t) for t in q_tokens]) if q_tokens else np.zeros(0)
         total = float(weights.sum()) or 1.0
         wanted = answer_type(question)
-        sl_all = ix.sentence_lexical.scores(question)
         ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
         # Candidates: each sentence, and each pair of neighbouring sentences of a passage (an
         # answer often sits in the sentence after the one that matches the question).
@@ -425,7 +434,7 @@ class Retriever:
             cand.extend((j, j, rank) for j in range(first, end))
             cand.extend((j, j + 1, rank) for j in range(first, end - 1))
         js = np.arange(min(c[0] for c in cand), max(c[1] for c in cand) + 1)
-        dense_s = dict(zip(js.tolist(), (ix.sentence_vectors[js] @ qv).tolist(), strict=True))
+        dense_s = dict(zip(js.tolist(), sd_all[js].tolist(), strict=True))
         sl_s = dict(zip(js.tolist(), sl_all[js].tolist(), strict=True))
         sl_max = max(sl_s[a] for a, b, _ in cand) or 1.0
         top = [s[r] for r in rows[:ANSWER_PASSAGES]]
@@ -448,7 +457,7 @@ class Retriever:
             w for t, w in zip(q_tokens, weights, strict=True) if t not in lex.vocabulary) / total
         dc = sig.dense_chunk if mask is None else np.where(mask, sig.dense_chunk, -1.0)
         # The question names a report (a date, a visit) that no document is: likely unanswered.
-        mismatch = 1.0 - float(sig.document_hint.max()) if document_hints(question) else 0.0
+        mismatch = 1.0 - float(sig.document_hint.max()) if sig.hinted else 0.0
         evidence = np.array([passage_coverage, unknown, float(dc.max()), mismatch])
         return cand, feats, evidence
 
