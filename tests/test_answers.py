@@ -13,6 +13,7 @@ from inspect_qa.answers import (
     answer_type,
     confidence_features,
     default_calibration,
+    holds_new,
 )
 from inspect_qa.calibrate import _threshold
 from inspect_qa.chunking import normalise
@@ -47,11 +48,22 @@ def test_probability_is_the_logistic_of_the_standardised_features() -> None:
 
 
 def test_confidence_features_order() -> None:
-    sentence = np.array([0.9, 0.8, 0.7, 1.0, 0.5, 0.3])  # SENTENCE_FEATURES order
-    evidence = np.array([0.6, 0.1, 0.4, 0.0])
+    sentence = np.array([0.9, 0.8, 0.7, 1.0, 0.5, 0.3, 0.0, 0.65])  # SENTENCE_FEATURES order
+    assert len(sentence) == len(SENTENCE_FEATURES)
+    evidence = np.array([0.6, 0.1, 0.4, 0.55, 0.0])
     x = confidence_features(2.5, sentence, evidence)
-    assert x.tolist() == [2.5, 0.9, 0.7, 1.0, 0.6, 0.1, 0.4, 0.0]
+    assert x.tolist() == [2.5, 0.9, 0.7, 1.0, 0.65, 0.6, 0.1, 0.4, 0.55, 0.0]
     assert len(x) == len(CONFIDENCE_FEATURES)
+
+
+def test_holds_new_ignores_what_the_question_already_says() -> None:
+    from inspect_qa.answers import _NUMBER, _PROPER_NAME
+
+    q = "How many of the 30 social workers left in 2016?"
+    assert not holds_new(_NUMBER, "Of the 30 social workers, in 2016 many left.", q)
+    assert holds_new(_NUMBER, "Of the 30 social workers, 12 left in 2016.", q)
+    assert not holds_new(_PROPER_NAME, "Alison Smale wrote it.", "Did Alison Smale write it?")
+    assert holds_new(_PROPER_NAME, "Andy Waugh wrote it.", "Did Alison Smale write it?")
 
 
 def test_shipped_calibration_matches_the_features() -> None:

@@ -59,3 +59,15 @@ def test_python_dash_m_works_like_the_cli(seed_retriever) -> None:
         capture_output=True, text=True, check=True,
     ).stdout
     assert "5 documents" in out and "all-MiniLM-L6-v2" in out
+
+
+def test_word_piece_vectors_come_from_the_same_pass_as_the_embedding(real_embedder) -> None:
+    import numpy as np
+
+    texts = ["Social workers in the court team hold between eight and 12 cases.", "MASH"]
+    pooled, tokens = real_embedder.embed_tokens(texts)
+    np.testing.assert_allclose(pooled, real_embedder.embed(texts), atol=1e-5)
+    assert tokens[0].pieces[:3] == ("social", "workers", "in")
+    assert "." not in tokens[0].pieces and "[CLS]" not in tokens[0].pieces
+    assert tokens[0].vectors.shape == (len(tokens[0].pieces), pooled.shape[1])
+    np.testing.assert_allclose(np.linalg.norm(tokens[0].vectors, axis=1), 1.0, rtol=1e-5)

@@ -48,18 +48,38 @@ _ASKS_PERSON = re.compile(
     r"title)\b", re.I
 )
 
+_EDGE = ".,;:!?()[]'\"‘’“”"
 #: Names of the features, in the order of the vectors below.
 SENTENCE_FEATURES = ("dense", "lexical", "coverage", "type_match", "passage", "rank",
-                     "two_sentences")
-CONFIDENCE_FEATURES = ("best_score", "dense", "coverage", "type_match", "passage_coverage",
-                       "unknown_words", "top_dense_chunk", "document_mismatch")
+                     "two_sentences", "late")
+CONFIDENCE_FEATURES = ("best_score", "dense", "coverage", "type_match", "late",
+                       "passage_coverage", "unknown_words", "top_dense_chunk", "top_late_chunk",
+                       "document_mismatch")
 
 
 def confidence_features(score: float, sentence: np.ndarray, evidence: np.ndarray) -> np.ndarray:
-    """``CONFIDENCE_FEATURES`` of a chosen sentence: its score, its dense, coverage and type
-    features, then the question-wide evidence (passage coverage, unknown words, best chunk
-    similarity, document mismatch)."""
-    return np.concatenate([[score], sentence[[0, 2, 3]], evidence])
+    """``CONFIDENCE_FEATURES`` of a chosen sentence: its score, its dense, coverage, type and
+    late-interaction features, then the question-wide evidence (passage coverage, unknown
+    words, best chunk similarity, top passage's late interaction, document mismatch)."""
+    return np.concatenate([[score], sentence[[0, 2, 3, 7]], evidence])
+
+
+def holds_new(pattern: re.Pattern[str], text: str, question: str) -> bool:
+    """Whether ``text`` holds something of the kind ``pattern`` finds that the question does
+    not already say (a number other than the question's own, a name it does not name).
+
+    A match is judged by the whole words it falls in ("12" in "12 left", not its digit "1").
+    """
+    asked = {w.strip(_EDGE).lower() for w in question.split()}
+    for m in pattern.finditer(text):
+        a, b = m.start(), m.end()
+        while a > 0 and not text[a - 1].isspace():
+            a -= 1
+        while b < len(text) and not text[b].isspace():
+            b += 1
+        if any(w.strip(_EDGE).lower() not in asked for w in text[a:b].split()):
+            return True
+    return False
 
 
 def answer_type(question: str) -> re.Pattern[str] | None:

@@ -12,6 +12,7 @@ import os
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -23,6 +24,23 @@ from .errors import ModelNotAvailable
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """The contextual vectors of one text's word pieces, for late interaction (MaxSim).
+
+    Only pieces that carry a word are kept: special tokens ([CLS], [SEP]) and pieces of
+    punctuation alone are dropped. ``vectors`` rows are unit length; ``ids`` are the model's
+    vocabulary ids (used for rarity weights); ``pieces`` are the pieces' text.
+    """
+
+    ids: np.ndarray  # int64 (n,)
+    vectors: np.ndarray  # float32 (n, dimension)
+    pieces: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @runtime_checkable
@@ -52,6 +70,12 @@ class Embedder(Protocol):
         self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def embed_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, list[TokenVectors]]:
+        """``embed(texts)`` and each text's word-piece vectors, from the same pass."""
         ...
 
 
@@ -162,6 +186,33 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    def embed_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, list[TokenVectors]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        model = self._load()
+        tok = model.tokenizer
+        skip = set(tok.all_special_ids)
+        outputs = model.encode(list(texts), batch_size=batch_size, output_value=None,
+                               show_progress_bar=False)
+        pooled = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        tokens = []
+        for i, out in enumerate(outputs):
+            v = out["sentence_embedding"].float().numpy()
+            pooled[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+            mask = out["attention_mask"].numpy().astype(bool)
+            ids = out["input_ids"].numpy()[mask]
+            pieces = tok.convert_ids_to_tokens(ids.tolist())
+            keep = [k for k, (t, p) in enumerate(zip(ids.tolist(), pieces, strict=True))
+                    if t not in skip and any(ch.isalnum() for ch in p)]
+            vecs = out["token_embeddings"].float().numpy()[mask][keep]
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            tokens.append(TokenVectors(ids[keep].astype(np.int64),
+                                       np.ascontiguousarray(vecs, dtype=np.float32),
+                                       tuple(pieces[k] for k in keep)))
+        return pooled, tokens
+
 
 class HashingEmbedder:
     """Deterministic bag-of-words vectors (feature hashing): fast, no model, for tests.
@@ -203,6 +254,21 @@ class HashingEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
+
+    def embed_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Each word is a piece; its vector is the hashed vector of the word itself."""
+        pooled = self.embed(texts, batch_size=batch_size)
+        tokens = []
+        for t in texts:
+            words = re.findall(r"\w+", t.lower())
+            ids = np.array([int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest()[:4],
+                                           "little") for w in words], dtype=np.int64)
+            vecs = np.zeros((len(words), self._dim), dtype=np.float32)
+            vecs[np.arange(len(words)), ids % self._dim] = 1.0
+            tokens.append(TokenVectors(ids, vecs, tuple(words)))
+        return pooled, tokens
 
 
 def load_embedder(model: str = DEFAULT_MODEL) -> Embedder:

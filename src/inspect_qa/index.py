@@ -19,7 +19,7 @@ import numpy as np
 from . import __version__
 from .chunking import Chunk, ChunkSettings, make_chunks, normalise
 from .documents import Document, read_corpus
-from .embedding import DEFAULT_MODEL, Embedder, load_embedder
+from .embedding import DEFAULT_MODEL, Embedder, TokenVectors, load_embedder
 from .errors import CorpusError, IndexNotFound, InspectQAError
 from .storage import (
     FORMAT_VERSION,
@@ -30,7 +30,7 @@ from .storage import (
     read_manifest,
     save_version,
 )
-from .stores import BM25_PARAMS, LexicalStore
+from .stores import BM25_PARAMS, LexicalStore, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -131,23 +131,28 @@ def _compatible(manifest: dict[str, Any], embedder: Embedder, settings: ChunkSet
     )
 
 
-def _embed(embedder: Embedder, texts: list[str], what: str, progress: bool) -> np.ndarray:
+def _embed(embedder: Embedder, texts: list[str], what: str,
+           progress: bool) -> tuple[np.ndarray, list[TokenVectors]]:
+    """Vectors and word-piece vectors of ``texts``, in batches, with a progress bar."""
     if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
+        return np.zeros((0, embedder.dimension), dtype=np.float32), []
     batch = 32
-    out = []
+    vectors: list[np.ndarray] = []
+    tokens: list[TokenVectors] = []
     bar: Any = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(texts), desc=f"embedding {what}", unit=what.split()[-1])
     for i in range(0, len(texts), batch):
-        out.append(embedder.embed(texts[i : i + batch], batch_size=batch))
+        pooled, pieces = embedder.embed_tokens(texts[i : i + batch], batch_size=batch)
+        vectors.append(pooled)
+        tokens.extend(pieces)
         if bar is not None:
             bar.update(len(texts[i : i + batch]))
     if bar is not None:
         bar.close()
-    return np.concatenate(out).astype(np.float32)
+    return np.concatenate(vectors).astype(np.float32), tokens
 
 
 def resolve_config(index_dir: str | Path, embedder: Embedder | None,
@@ -235,8 +240,10 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
 
     chunks: list[Chunk] = []
     chunk_vecs: list[np.ndarray] = []
+    chunk_toks: list[TokenVectors | None] = []
     sentences: list[SentenceRef] = []
     sent_vecs: list[np.ndarray] = []
+    sent_toks: list[TokenVectors | None] = []
     new_chunk_texts: list[str] = []
     new_sentence_texts: list[str] = []
     new_positions: list[tuple[int, int]] = []  # (chunk row, first sentence row) placeholders
@@ -247,20 +254,24 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
                 chunk_row = len(chunks)
                 chunks.append(old.chunks[row])
                 chunk_vecs.append(old.chunk_vectors[row : row + 1])
+                chunk_toks.append(old.chunk_tokens.row(row))
                 for j in old_sent_rows.get(row, []):
                     s = old.sentences[j]
                     sentences.append(SentenceRef(chunk_row, s.start, s.end))
                     sent_vecs.append(old.sentence_vectors[j : j + 1])
+                    sent_toks.append(old.sentence_tokens.row(j))
             continue
         for c in make_chunks(doc, embedder.count_tokens, settings):
             chunk_row = len(chunks)
             chunks.append(c)
             chunk_vecs.append(np.zeros((1, dim), np.float32))
+            chunk_toks.append(None)
             new_chunk_texts.append(context_text(c, doc, embedder.count_tokens, embedder.max_tokens))
             new_positions.append((chunk_row, -1))
             for a, b in c.sentences:
                 sentences.append(SentenceRef(chunk_row, a, b))
                 sent_vecs.append(np.zeros((1, dim), np.float32))
+                sent_toks.append(None)
                 # A sentence alone is ambiguous ("This was the first visit"): embed it with
                 # the header of its report and section.
                 new_sentence_texts.append(with_header(
@@ -272,16 +283,20 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
             f"no passage of at least {settings.min_words} words in {len(docs)} document(s): "
             "add reports with running text (headings, addresses and dates alone are not indexed)"
         )
-    fresh_chunks = _embed(embedder, new_chunk_texts, "chunks", progress)
-    fresh_sents = _embed(embedder, new_sentence_texts, "sentences", progress)
+    fresh_chunks, fresh_chunk_toks = _embed(embedder, new_chunk_texts, "chunks", progress)
+    fresh_sents, fresh_sent_toks = _embed(embedder, new_sentence_texts, "sentences", progress)
     for k, (row, _) in enumerate(new_positions):
         chunk_vecs[row] = fresh_chunks[k : k + 1]
+        chunk_toks[row] = fresh_chunk_toks[k]
     new_chunk_rows = {row for row, _ in new_positions}
     k = 0
     for j, s in enumerate(sentences):
         if s.chunk in new_chunk_rows:
             sent_vecs[j] = fresh_sents[k : k + 1]
+            sent_toks[j] = fresh_sent_toks[k]
             k += 1
+    if any(t is None for t in chunk_toks) or any(t is None for t in sent_toks):
+        raise RuntimeError("a passage was left without token vectors")  # not reachable
 
     by_id = {d.id: d for d in docs}
     lexical_texts = [
@@ -295,9 +310,14 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else np.zeros((0, dim), np.float32)
     sent_matrix = np.concatenate(sent_vecs) if sent_vecs else np.zeros((0, dim), np.float32)
     seconds = time.perf_counter() - t0
+    chunk_tokens = TokenStore.build([t for t in chunk_toks if t is not None], dim)
+    sentence_tokens = TokenStore.build([t for t in sent_toks if t is not None], dim)
     manifest = _manifest(docs, chunks, sentences, embedder, settings, seconds)
+    manifest["tokens"] = {"use": "late-interaction re-ranking (MaxSim)", "dtype": "float16",
+                          "chunk_pieces": len(chunk_tokens.ids),
+                          "sentence_pieces": len(sentence_tokens.ids)}
     save_version(index_root, manifest, docs, chunks, chunk_matrix, sentences, sent_matrix, lexical,
-          sentence_lexical)
+                 sentence_lexical, chunk_tokens, sentence_tokens)
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, chunks=len(chunks),
                        embedded_chunks=len(new_chunk_texts), seconds=seconds)

@@ -7,7 +7,7 @@ import datetime
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -21,13 +21,15 @@ from .answers import (
     answer_type,
     confidence_features,
     default_calibration,
+    holds_new,
 )
 from .chunking import Chunk, ChunkSettings, normalise
-from .embedding import Embedder, load_embedder
+from .embedding import Embedder, TokenVectors, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .index import build_index, resolve_config
 from .query import document_hints, hint_match
 from .storage import Index, load_index
+from .stores import STOPWORDS
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,21 @@ MAX_K = 50
 #: Longest question accepted, in characters (it must also fit the model's window).
 MAX_QUESTION_CHARS = 1000
 #: Hybrid fusion weights of the min-max-normalised signals (see :meth:`Retriever.signals`).
+#: The first five rank every passage; the two ``late_`` ones re-rank the best ``RERANK_DEPTH``.
 FUSION_WEIGHTS = {
     "dense_chunk": 0.2,
     "dense_sentence": 0.2,
-    "lexical_chunk": 0.3,
+    "lexical_chunk": 0.4,
     "lexical_sentence": 0.3,
-    "document_hint": 0.2,
+    "document_hint": 0.6,
+    "late_chunk": 0.4,
+    "late_sentence": 0.2,
 }
+#: Passages re-ranked by late interaction (word-piece MaxSim) after the first fusion.
+RERANK_DEPTH = 30
+#: Words of a question that say it is a question, not what it is about: left out of MaxSim.
+_QUESTION_WORDS = STOPWORDS | frozenset(
+    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done", "was", "were", "is", "are", "am", "been", "has", "have", "had", "its", "his", "her", "he", "she", "it", "from"])
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,13 @@ class Signals:
     sentence_lexical_all: np.ndarray | None = None
     #: Whether the question names a report (a date, a visit, a kind) at all.
     hinted: bool = False
+    #: The question's word pieces (stopwords dropped) and their rarity weights.
+    query_tokens: TokenVectors | None = None
+    query_weights: np.ndarray | None = None
+    #: Late-interaction (MaxSim) scores of the re-ranked passages and of their sentences; rows
+    #: not re-ranked hold NaN.
+    late_chunk: np.ndarray | None = None
+    late_sentence_all: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -265,8 +282,11 @@ class Retriever:
         zeros = np.zeros(n, dtype=np.float32)
         dc = ds = lc = ls = zeros
         qv = sd = sl = None
+        toks = weights = None
         if "dense" in need:
-            qv = self.embedder.embed([question])[0]
+            pooled, pieces = self.embedder.embed_tokens([question])
+            qv = pooled[0]
+            toks, weights = self._query_pieces(pieces[0])
             dc = ix.dense.scores(qv)
             sd = ix.sentence_vectors @ qv
             ds = np.maximum.reduceat(sd, ix.sentence_offsets)
@@ -279,7 +299,32 @@ class Retriever:
         if hints:
             match = {d: hint_match(doc, hints) for d, doc in ix.documents.items()}
             meta = np.array([match[c.doc_id] for c in ix.chunks], dtype=np.float32)
-        return Signals(dc, ds, lc, ls, meta, qv, sd, sl, bool(hints))
+        return Signals(dc, ds, lc, ls, meta, qv, sd, sl, bool(hints), toks, weights)
+
+    def _query_pieces(self, pieces: TokenVectors) -> tuple[TokenVectors, np.ndarray]:
+        """The question's pieces that carry meaning (stopwords dropped unless nothing else is
+        left) and their rarity weights over the indexed passages."""
+        keep = [i for i, p in enumerate(pieces.pieces)
+                if p.lstrip("#").lower() not in _QUESTION_WORDS]
+        if keep and len(keep) < len(pieces):
+            pieces = TokenVectors(pieces.ids[keep], pieces.vectors[keep],
+                                  tuple(pieces.pieces[i] for i in keep))
+        return pieces, self.index.chunk_tokens.idf(pieces.ids)
+
+    def late_interaction(self, sig: Signals, rows: np.ndarray) -> Signals:
+        """``sig`` with the MaxSim scores of passages ``rows`` and of all their sentences."""
+        ix = self.index
+        if sig.query_tokens is None or sig.query_weights is None:
+            return sig
+        q, w = sig.query_tokens.vectors, sig.query_weights
+        chunk = np.full(len(ix.chunks), np.nan, dtype=np.float32)
+        chunk[rows] = ix.chunk_tokens.maxsim(q, w, rows)
+        ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
+        srows = np.concatenate([np.arange(ix.sentence_offsets[r], ends[r]) for r in rows]
+                               ) if len(rows) else np.zeros(0, np.int64)
+        sent = np.full(len(ix.sentences), np.nan, dtype=np.float32)
+        sent[srows] = ix.sentence_tokens.maxsim(q, w, srows)
+        return replace(sig, late_chunk=chunk, late_sentence_all=sent)
 
     @staticmethod
     def _combine(sig: Signals, mode: str) -> np.ndarray:
@@ -336,8 +381,28 @@ class Retriever:
         s = self._combine(sig, mode)
         if mask is not None:
             s = np.where(mask, s, -np.inf)
-        rows = self._select(np.argsort(-s, kind="stable"), s, k)
+        order = np.argsort(-s, kind="stable")
+        if "dense" in need and (for_answer or mode == "hybrid"):
+            # Second stage: late interaction over the best first-stage passages. A re-ranked
+            # passage only gains, so none falls below a passage that was not re-ranked.
+            top = np.array([r for r in order[:RERANK_DEPTH] if np.isfinite(s[r])], dtype=np.int64)
+            sig = self.late_interaction(sig, top)
+            if mode == "hybrid" and len(top):
+                s = s.copy()
+                s[top] += self._late_bonus(sig, top)
+                order = np.argsort(-s, kind="stable")
+        rows = self._select(order, s, k)
         return _Ranked(q, sig, s, rows, mask)
+
+    def _late_bonus(self, sig: Signals, top: np.ndarray) -> np.ndarray:
+        """Weighted late-interaction evidence of passages ``top``, min-max scaled over them."""
+        if sig.late_chunk is None or sig.late_sentence_all is None:
+            return np.zeros(len(top))
+        w = FUSION_WEIGHTS
+        best_sentence = np.maximum.reduceat(np.nan_to_num(sig.late_sentence_all, nan=0.0),
+                                            self.index.sentence_offsets)
+        return (w["late_chunk"] * _minmax(sig.late_chunk[top])
+                + w["late_sentence"] * _minmax(best_sentence[top]))
 
     def _select(self, order: Sequence[int] | np.ndarray, s: np.ndarray, k: int) -> list[int]:
         """The first ``k`` rows of ``order`` with a finite score, never two overlapping."""
@@ -417,9 +482,12 @@ class Retriever:
         lex = ix.lexical
         if sig.sentence_dense_all is None or sig.sentence_lexical_all is None:
             sig = self.signals(question)  # answers need both kinds of evidence
+        if sig.late_sentence_all is None:
+            sig = self.late_interaction(sig, np.asarray(rows[:ANSWER_PASSAGES], dtype=np.int64))
         sd_all = sig.sentence_dense_all
         sl_all = sig.sentence_lexical_all
-        if sd_all is None or sl_all is None:
+        late_all = sig.late_sentence_all
+        if sd_all is None or sl_all is None or late_all is None:
             raise RuntimeError("signals() computed no sentence evidence")  # not reachable
         q_tokens = sorted(set(lex.tokenize(question)))
         weights = np.array([lex.idf(t) for t in q_tokens]) if q_tokens else np.zeros(0)
@@ -436,6 +504,7 @@ class Retriever:
         js = np.arange(min(c[0] for c in cand), max(c[1] for c in cand) + 1)
         dense_s = dict(zip(js.tolist(), sd_all[js].tolist(), strict=True))
         sl_s = dict(zip(js.tolist(), sl_all[js].tolist(), strict=True))
+        late_s = dict(zip(js.tolist(), np.nan_to_num(late_all[js]).tolist(), strict=True))
         sl_max = max(sl_s[a] for a, b, _ in cand) or 1.0
         top = [s[r] for r in rows[:ANSWER_PASSAGES]]
         span = max(top) - min(top)
@@ -446,10 +515,12 @@ class Retriever:
             if wanted is None:
                 type_match = 0.5
             else:
-                type_match = float(any(wanted.search(self._sentence_text(j)) for j in (a, b)))
+                type_match = float(any(holds_new(wanted, self._sentence_text(j), question)
+                                       for j in (a, b)))
             passage = (s[rows[rank]] - min(top)) / span if span > 0 else 1.0
             feats[i] = (max(dense_s[a], dense_s[b]), max(sl_s[a], sl_s[b]) / sl_max, coverage,
-                        type_match, passage, 1.0 / (1 + rank), float(b > a))
+                        type_match, passage, 1.0 / (1 + rank), float(b > a),
+                        max(late_s[a], late_s[b]))
         top_tokens = set(lex.tokenize(ix.chunks[rows[0]].text))
         passage_coverage = sum(
             w for t, w in zip(q_tokens, weights, strict=True) if t in top_tokens) / total
@@ -458,7 +529,9 @@ class Retriever:
         dc = sig.dense_chunk if mask is None else np.where(mask, sig.dense_chunk, -1.0)
         # The question names a report (a date, a visit) that no document is: likely unanswered.
         mismatch = 1.0 - float(sig.document_hint.max()) if sig.hinted else 0.0
-        evidence = np.array([passage_coverage, unknown, float(dc.max()), mismatch])
+        top_late = sig.late_chunk[rows[0]] if sig.late_chunk is not None else np.nan
+        evidence = np.array([passage_coverage, unknown, float(dc.max()),
+                             float(np.nan_to_num(top_late)), mismatch])
         return cand, feats, evidence
 
     def _sentence_text(self, j: int) -> str:

@@ -10,6 +10,7 @@ Layout of ``index_dir``::
         sentences.jsonl  [chunk row, start, end] per sentence
         chunk_vectors.npy, sentence_vectors.npy
         lexical/, sentence_lexical/   bm25s files (JSON + .npy)
+        chunk_tokens/, sentence_tokens/   word-piece ids, vectors (float16) and row offsets
 
 A build writes a new version directory, fsyncs it, then swaps ``CURRENT`` with ``os.replace``;
 a build killed at any moment leaves the previous version loadable and unchanged.
@@ -37,11 +38,11 @@ from . import __version__
 from .chunking import Chunk
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
-from .stores import DenseStore, LexicalStore
+from .stores import DenseStore, LexicalStore, TokenStore
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 
@@ -68,6 +69,8 @@ class Index:
     sentence_vectors: np.ndarray
     lexical: LexicalStore
     sentence_lexical: LexicalStore
+    chunk_tokens: TokenStore
+    sentence_tokens: TokenStore
     dense: DenseStore = field(init=False)
     #: Row of each chunk's first sentence (sentences are stored in chunk order).
     sentence_offsets: np.ndarray = field(init=False)
@@ -149,7 +152,8 @@ def current_version_dir(index_dir: str | Path) -> Path:
 def save_version(index_dir: Path, manifest: dict[str, Any], documents: list[Document],
           chunks: list[Chunk], chunk_vectors: np.ndarray, sentences: list[SentenceRef],
           sentence_vectors: np.ndarray, lexical: LexicalStore,
-          sentence_lexical: LexicalStore) -> Path:
+          sentence_lexical: LexicalStore, chunk_tokens: TokenStore,
+          sentence_tokens: TokenStore) -> Path:
     name = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
@@ -163,6 +167,8 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: list[Docu
     np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
     lexical.save(tmp / "lexical")
     sentence_lexical.save(tmp / "sentence_lexical")
+    chunk_tokens.save(tmp / "chunk_tokens")
+    sentence_tokens.save(tmp / "sentence_tokens")
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -253,9 +259,12 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
         sentence_vectors = np.load(version / "sentence_vectors.npy", allow_pickle=False)
         lexical = LexicalStore.load(version / "lexical")
         sentence_lexical = LexicalStore.load(version / "sentence_lexical")
+        chunk_tokens = TokenStore.load(version / "chunk_tokens")
+        sentence_tokens = TokenStore.load(version / "sentence_tokens")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
-    if len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences):
+    if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences)
+            or len(chunk_tokens) != len(chunks) or len(sentence_tokens) != len(sentences)):
         raise IndexCorrupt(f"index {str(root)!r}: vectors and chunks disagree in number; {fix}")
     return Index(root, manifest, docs, chunks, chunk_vectors, sentences, sentence_vectors, lexical,
-                 sentence_lexical)
+                 sentence_lexical, chunk_tokens, sentence_tokens)

@@ -1,18 +1,24 @@
-"""The two searchable stores behind an index: dense (FAISS) and lexical (bm25s).
+"""The searchable stores behind an index: dense (FAISS), lexical (bm25s) and token vectors.
 
-Both are saved as plain files (``.npy`` and JSON), never pickle. Scores for every row can be asked
-for, so hybrid search can fuse exact scores rather than ranks.
+All are saved as plain files (``.npy`` and JSON), never pickle. Dense and lexical scores for
+every row can be asked for, so hybrid search can fuse exact scores rather than ranks; token
+vectors score a chosen few rows by late interaction (MaxSim), to re-rank the best candidates.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
+
+from .embedding import TokenVectors
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +27,8 @@ log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 BM25_PARAMS: dict[str, Any] = {"method": "lucene", "k1": 1.5, "b": 0.75}
+#: English stopwords (bm25s's list): not searched for, lexically or by late interaction.
+STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN)
 
 
 class LexicalTokenizer:
@@ -28,10 +36,9 @@ class LexicalTokenizer:
 
     def __init__(self) -> None:
         import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN
 
         self._stem = Stemmer.Stemmer("english").stemWord
-        self._stop = frozenset(STOPWORDS_EN)
+        self._stop = STOPWORDS
 
     def __call__(self, text: str) -> list[str]:
         out = []
@@ -139,3 +146,91 @@ class DenseStore:
         D, I = self.search(np.asarray(xq, dtype=np.float32).reshape(1, -1), len(self))  # noqa: E741
         out[I[0]] = D[0]
         return out
+
+
+class TokenStore:
+    """Each row's contextual word-piece vectors, for late interaction ("MaxSim", as ColBERT).
+
+    A question's pieces are each matched to their most similar piece of a row; the row's score
+    is the mean of those best similarities, weighted by each question piece's rarity in the
+    corpus. A paraphrase ("caseloads" / "cases", "hand her findings" / "report") then counts
+    piece by piece, which one vector per passage blurs and BM25 misses. Vectors are stored as
+    float16 (they are unit length; the precision lost is far below the differences ranked).
+    """
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray, offsets: np.ndarray):
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.vectors = np.asarray(vectors, dtype=np.float16)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        if len(self.ids) != len(self.vectors) or self.offsets[-1] != len(self.ids):
+            raise ValueError("token ids, vectors and row offsets disagree")
+        self._df: tuple[np.ndarray, np.ndarray] | None = None
+        self._v32: np.ndarray | None = None
+
+    @classmethod
+    def build(cls, rows: Sequence[TokenVectors], dimension: int) -> TokenStore:
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        if not rows or not lengths.sum():
+            return cls(np.zeros(0), np.zeros((0, dimension)), offsets)
+        return cls(np.concatenate([r.ids for r in rows]),
+                   np.concatenate([r.vectors for r in rows]), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def row(self, i: int) -> TokenVectors:
+        a, b = self.offsets[i], self.offsets[i + 1]
+        return TokenVectors(self.ids[a:b], self.vectors[a:b].astype(np.float32), ())
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "ids.npy", self.ids, allow_pickle=False)
+        np.save(directory / "vectors.npy", self.vectors, allow_pickle=False)
+        np.save(directory / "offsets.npy", self.offsets, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> TokenStore:
+        return cls(*(np.load(directory / f"{name}.npy", allow_pickle=False)
+                     for name in ("ids", "vectors", "offsets")))
+
+    def idf(self, ids: np.ndarray) -> np.ndarray:
+        """BM25-style rarity of each piece id over the rows (unseen pieces are the rarest)."""
+        if self._df is None:
+            per_row = [np.unique(self.ids[a:b]) for a, b in itertools.pairwise(self.offsets)]
+            joined = np.concatenate(per_row) if per_row else np.zeros(0, np.int64)
+            self._df = np.unique(joined, return_counts=True)
+        known, counts = self._df
+        ids = np.asarray(ids, dtype=np.int64)
+        df = np.zeros(len(ids))
+        if len(known):
+            pos = np.clip(np.searchsorted(known, ids), 0, len(known) - 1)
+            seen = known[pos] == ids
+            df[seen] = counts[pos[seen]]
+        n = len(self)
+        return np.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
+    def maxsim(self, query: np.ndarray, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Weighted MaxSim of the query's piece vectors with each of ``rows`` (0 for a row
+        without pieces, or a query without any)."""
+        import torch  # the model's own thread pool: numpy's BLAS threads would fight it
+
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        starts, lengths = self.offsets[rows], self.offsets[rows + 1] - self.offsets[rows]
+        full = lengths > 0
+        if not len(query) or not full.any() or weights.sum() <= 0:
+            return out
+        starts, lengths = starts[full], lengths[full]
+        firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        pieces = np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
+        block = torch.from_numpy(self._vectors32()[pieces])
+        sims = (torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32)) @ block.T).numpy()
+        best = np.maximum.reduceat(sims, firsts, axis=1)  # question pieces x rows
+        out[full] = (weights @ best) / weights.sum()
+        return out
+
+    def _vectors32(self) -> np.ndarray:
+        if self._v32 is None:
+            self._v32 = self.vectors.astype(np.float32)
+        return self._v32

@@ -1,0 +1,119 @@
+"""Late interaction (word-piece MaxSim): the token store and its use in re-ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspect_qa import Retriever
+from inspect_qa.embedding import TokenVectors
+from inspect_qa.index import build_index
+from inspect_qa.retriever import RERANK_DEPTH
+from inspect_qa.storage import load_index
+from inspect_qa.stores import TokenStore
+
+
+def _unit(*rows: list[float]) -> np.ndarray:
+    a = np.array(rows, dtype=np.float32)
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _store() -> TokenStore:
+    rows = [
+        TokenVectors(np.array([1, 2]), _unit([1, 0, 0], [0, 1, 0]), ("a", "b")),
+        TokenVectors(np.array([], dtype=np.int64), np.zeros((0, 3), np.float32), ()),
+        TokenVectors(np.array([2, 3, 3]), _unit([0, 1, 0], [0, 0, 1], [1, 1, 0]), ("b", "c", "c")),
+    ]
+    return TokenStore.build(rows, 3)
+
+
+def test_maxsim_by_hand() -> None:
+    store = _store()
+    q = _unit([1, 0, 0], [0, 0, 1])
+    w = np.array([1.0, 3.0])
+    got = store.maxsim(q, w, np.array([0, 1, 2]))
+    # row 0: best sims 1 (piece a) and 0 -> (1*1 + 3*0) / 4; row 1 has no pieces -> 0;
+    # row 2: best sims cos([1,0,0],[1,1,0]) = 0.7071 and 1 -> (0.7071 + 3) / 4.
+    np.testing.assert_allclose(got, [0.25, 0.0, (2 ** -0.5 + 3) / 4], atol=1e-3)
+    # any subset, any order
+    np.testing.assert_allclose(store.maxsim(q, w, np.array([2, 0])), got[[2, 0]], atol=1e-6)
+    assert store.maxsim(q[:0], w[:0], np.array([0])).tolist() == [0.0]
+
+
+def test_idf_counts_rows_not_repeats_and_unseen_pieces_are_rarest() -> None:
+    store = _store()
+    idf = store.idf(np.array([1, 2, 3, 99]))
+    # piece 2 is in two rows of three, 1 and 3 in one each (3 twice in the same row), 99 in none
+    assert idf[0] == pytest.approx(idf[2])
+    assert idf[1] < idf[0] < idf[3]
+    assert idf[3] == pytest.approx(np.log((3 + 0.5) / 0.5 + 1))
+
+
+def test_token_store_round_trip(tmp_path: Path) -> None:
+    store = _store()
+    store.save(tmp_path / "t")
+    back = TokenStore.load(tmp_path / "t")
+    assert len(back) == 3 and back.vectors.dtype == np.float16
+    np.testing.assert_array_equal(back.offsets, [0, 2, 2, 5])
+    np.testing.assert_allclose(back.row(2).vectors, store.row(2).vectors)
+    with pytest.raises(ValueError, match="disagree"):
+        TokenStore(store.ids, store.vectors, np.array([0, 2, 2, 4]))
+
+
+def test_index_holds_token_vectors_for_every_chunk_and_sentence(corpus: Path, tmp_path: Path,
+                                                                embedder) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    ix = load_index(tmp_path / "ix")
+    assert len(ix.chunk_tokens) == len(ix.chunks) and len(ix.sentence_tokens) == len(ix.sentences)
+    # the hashing embedder's pieces are the words: the header and the text of each chunk
+    first = ix.chunk_tokens.row(0)
+    assert len(first) >= len(ix.chunks[0].text.split()) // 2
+    assert ix.manifest["tokens"]["chunk_pieces"] == len(ix.chunk_tokens.ids)
+
+
+def test_late_interaction_scores_only_the_re_ranked_rows(corpus: Path, tmp_path: Path,
+                                                         embedder) -> None:
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    q = r.check_question("How long do children wait for adoption?")
+    sig = r.late_interaction(r.signals(q), np.array([0]))
+    assert sig.late_chunk is not None and sig.late_sentence_all is not None
+    assert np.isfinite(sig.late_chunk[0]) and np.isnan(sig.late_chunk[1:]).all()
+    first, last = r.index.sentence_offsets[0], r.index.sentence_offsets[1]
+    assert np.isfinite(sig.late_sentence_all[first:last]).all()
+    assert np.isnan(sig.late_sentence_all[last:]).all()
+    # stopwords and question words are not matched; the rest is
+    assert sig.query_tokens is not None
+    assert set(sig.query_tokens.pieces) == {"long", "children", "wait", "adoption"}
+
+
+def test_the_sentence_holding_every_question_word_scores_one(corpus: Path, tmp_path: Path,
+                                                             embedder) -> None:
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    q = r.check_question("Do children wait on average 500 days for adoption?")
+    rows = np.arange(min(len(r.index.chunks), RERANK_DEPTH))
+    sig = r.late_interaction(r.signals(q), rows)
+    best = int(np.nanargmax(sig.late_sentence_all))
+    s = r.index.sentences[best]
+    text = r.index.documents[r.index.chunks[s.chunk].doc_id].text[s.start : s.end]
+    assert "children wait on average 500 days for adoption" in text
+    assert sig.late_sentence_all[best] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_an_unchanged_document_keeps_its_token_vectors(corpus: Path, tmp_path: Path,
+                                                       embedder) -> None:
+    from .conftest import NEWS
+
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    before = load_index(tmp_path / "ix")
+    (corpus / "sub" / "news.md").write_text(NEWS + "\nFostering panels meet weekly.\n")
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    after = load_index(tmp_path / "ix")
+    rows_b = [i for i, c in enumerate(before.chunks) if c.doc_id == "letter.txt"]
+    rows_a = [i for i, c in enumerate(after.chunks) if c.doc_id == "letter.txt"]
+    for i, j in zip(rows_b, rows_a, strict=True):
+        np.testing.assert_array_equal(before.chunk_tokens.row(i).ids, after.chunk_tokens.row(j).ids)
+        np.testing.assert_array_equal(before.chunk_tokens.row(i).vectors,
+                                      after.chunk_tokens.row(j).vectors)
+    assert len(after.sentence_tokens) == len(after.sentences)
