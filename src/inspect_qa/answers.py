@@ -23,8 +23,11 @@ import numpy as np
 if TYPE_CHECKING:
     from .retriever import Passage
 
-#: Passages whose sentences are candidates for the answer.
-ANSWER_PASSAGES = 5
+#: Passages whose sentences are candidates for the answer: the best passage only. Looking
+#: further (the best 2 or 5) finds a right sentence more often but picks one less often
+#: (5-fold cross-validated on the gold set: right sentence chosen 0.73 from the best passage,
+#: 0.71 from the best 2, 0.71 from the best 5).
+ANSWER_PASSAGES = 1
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE = re.compile(rf"\b{_MONTH}\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b")
@@ -64,22 +67,32 @@ def confidence_features(score: float, sentence: np.ndarray, evidence: np.ndarray
     return np.concatenate([[score], sentence[[0, 2, 3, 7]], evidence])
 
 
-def holds_new(pattern: re.Pattern[str], text: str, question: str) -> bool:
-    """Whether ``text`` holds something of the kind ``pattern`` finds that the question does
-    not already say (a number other than the question's own, a name it does not name).
-
-    A match is judged by the whole words it falls in ("12" in "12 left", not its digit "1").
-    """
-    asked = {w.strip(_EDGE).lower() for w in question.split()}
+def type_words(pattern: re.Pattern[str], text: str) -> tuple[frozenset[str], ...]:
+    """For each match of ``pattern`` in ``text``, the whole words it falls in, lower-cased
+    ("12" in "12 left", not its digit "1")."""
+    out = []
     for m in pattern.finditer(text):
         a, b = m.start(), m.end()
         while a > 0 and not text[a - 1].isspace():
             a -= 1
         while b < len(text) and not text[b].isspace():
             b += 1
-        if any(w.strip(_EDGE).lower() not in asked for w in text[a:b].split()):
-            return True
-    return False
+        out.append(frozenset(w.strip(_EDGE).lower() for w in text[a:b].split()))
+    return tuple(out)
+
+
+def asked_words(question: str) -> frozenset[str]:
+    return frozenset(w.strip(_EDGE).lower() for w in question.split())
+
+
+def holds_new(pattern: re.Pattern[str], text: str, question: str) -> bool:
+    """Whether ``text`` holds something of the kind ``pattern`` finds that the question does
+    not already say (a number other than the question's own, a name it does not name)."""
+    return is_new(type_words(pattern, text), asked_words(question))
+
+
+def is_new(found: tuple[frozenset[str], ...], asked: frozenset[str]) -> bool:
+    return any(not words <= asked for words in found)
 
 
 def answer_type(question: str) -> re.Pattern[str] | None:

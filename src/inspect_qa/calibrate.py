@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Largest share of answerable questions the threshold may send to "not found".
 ABSTAIN_BUDGET = 0.05
+#: Inverse strength of the confidence model's L2 penalty (scikit-learn's ``C``).
+REGULARISATION = 0.1
 
 #: Where the search for sentence weights starts, and its step sizes (coarse to fine).
 _START = {"dense": 1.0, "lexical": 0.25, "coverage": 1.0, "type_match": 0.2, "passage": 0.5,
@@ -116,7 +118,9 @@ def fit(samples: list[Sample]) -> Calibration:
     w = fit_sentence_weights(samples)
     x, y = _choose(samples, w)
     mean, scale = x.mean(0), x.std(0) + 1e-9
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
+    # Strong regularisation: ten features, ~150 questions. Under 5-fold cross-validation the
+    # calibration error was 0.20 at C=1, 0.15 at C=0.1, with the same accuracy.
+    model = LogisticRegression(C=REGULARISATION, max_iter=1000).fit((x - mean) / scale, y)
     cal = Calibration(tuple(map(float, w)), tuple(map(float, model.coef_[0])),
                       float(model.intercept_[0]), tuple(map(float, mean)),
                       tuple(map(float, scale)), 0.5)

@@ -19,9 +19,11 @@ from .answers import (
     Answer,
     Calibration,
     answer_type,
+    asked_words,
     confidence_features,
     default_calibration,
-    holds_new,
+    is_new,
+    type_words,
 )
 from .chunking import Chunk, ChunkSettings, normalise
 from .embedding import Embedder, TokenVectors, load_embedder
@@ -40,7 +42,7 @@ MAX_K = 50
 #: Longest question accepted, in characters (it must also fit the model's window).
 MAX_QUESTION_CHARS = 1000
 #: Hybrid fusion weights of the min-max-normalised signals (see :meth:`Retriever.signals`).
-#: The first five rank every passage; the two ``late_`` ones re-rank the best ``RERANK_DEPTH``.
+#: The first five rank every passage; the ``late_`` ones re-rank the best ``RERANK_DEPTH``.
 FUSION_WEIGHTS = {
     "dense_chunk": 0.2,
     "dense_sentence": 0.2,
@@ -49,6 +51,7 @@ FUSION_WEIGHTS = {
     "document_hint": 0.6,
     "late_chunk": 0.4,
     "late_sentence": 0.2,
+    "late_typed_sentence": 0.4,
 }
 #: Passages re-ranked by late interaction (word-piece MaxSim) after the first fusion.
 RERANK_DEPTH = 30
@@ -389,20 +392,36 @@ class Retriever:
             sig = self.late_interaction(sig, top)
             if mode == "hybrid" and len(top):
                 s = s.copy()
-                s[top] += self._late_bonus(sig, top)
+                s[top] += self._late_bonus(sig, top, q)
                 order = np.argsort(-s, kind="stable")
         rows = self._select(order, s, k)
         return _Ranked(q, sig, s, rows, mask)
 
-    def _late_bonus(self, sig: Signals, top: np.ndarray) -> np.ndarray:
-        """Weighted late-interaction evidence of passages ``top``, min-max scaled over them."""
+    def _late_bonus(self, sig: Signals, top: np.ndarray, question: str) -> np.ndarray:
+        """Weighted late-interaction evidence of passages ``top``, min-max scaled over them.
+
+        When the question asks for a kind of thing (a date, a number, a name), a passage also
+        gains by its best-matching sentence that holds one the question does not already say.
+        """
         if sig.late_chunk is None or sig.late_sentence_all is None:
             return np.zeros(len(top))
         w = FUSION_WEIGHTS
-        best_sentence = np.maximum.reduceat(np.nan_to_num(sig.late_sentence_all, nan=0.0),
-                                            self.index.sentence_offsets)
-        return (w["late_chunk"] * _minmax(sig.late_chunk[top])
-                + w["late_sentence"] * _minmax(best_sentence[top]))
+        ix = self.index
+        late = np.nan_to_num(sig.late_sentence_all, nan=0.0)
+        best_sentence = np.maximum.reduceat(late, ix.sentence_offsets)
+        bonus = (w["late_chunk"] * _minmax(sig.late_chunk[top])
+                 + w["late_sentence"] * _minmax(best_sentence[top]))
+        wanted = answer_type(question)
+        if wanted is not None:
+            ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
+            asked = asked_words(question)
+            typed = np.array([
+                max((late[j] for j in range(ix.sentence_offsets[r], ends[r])
+                     if is_new(self._type_words(wanted, j), asked)), default=0.0)
+                for r in top
+            ])
+            bonus += w["late_typed_sentence"] * _minmax(typed)
+        return bonus
 
     def _select(self, order: Sequence[int] | np.ndarray, s: np.ndarray, k: int) -> list[int]:
         """The first ``k`` rows of ``order`` with a finite score, never two overlapping."""
@@ -493,6 +512,7 @@ class Retriever:
         weights = np.array([lex.idf(t) for t in q_tokens]) if q_tokens else np.zeros(0)
         total = float(weights.sum()) or 1.0
         wanted = answer_type(question)
+        asked = asked_words(question)
         ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
         # Candidates: each sentence, and each pair of neighbouring sentences of a passage (an
         # answer often sits in the sentence after the one that matches the question).
@@ -515,7 +535,7 @@ class Retriever:
             if wanted is None:
                 type_match = 0.5
             else:
-                type_match = float(any(holds_new(wanted, self._sentence_text(j), question)
+                type_match = float(any(is_new(self._type_words(wanted, j), asked)
                                        for j in (a, b)))
             passage = (s[rows[rank]] - min(top)) / span if span > 0 else 1.0
             feats[i] = (max(dense_s[a], dense_s[b]), max(sl_s[a], sl_s[b]) / sl_max, coverage,
@@ -538,6 +558,17 @@ class Retriever:
         s = self.index.sentences[j]
         doc_id = self.index.chunks[s.chunk].doc_id
         return self.index.documents[doc_id].text[s.start : s.end]
+
+    def _type_words(self, pattern: re.Pattern[str], j: int) -> tuple[frozenset[str], ...]:
+        """:func:`type_words` of sentence ``j`` (cached: the index is read-only)."""
+        cache: dict[tuple[str, int], tuple[frozenset[str], ...]] = self.__dict__.setdefault(
+            "_type_cache", {})
+        key = (pattern.pattern, j)
+        found = cache.get(key)
+        if found is None:
+            found = type_words(pattern, self._sentence_text(j))
+            cache[key] = found
+        return found
 
     def _sentence_tokens(self, j: int) -> frozenset[str]:
         cache: dict[int, frozenset[str]] = self.__dict__.setdefault("_tokens_cache", {})
