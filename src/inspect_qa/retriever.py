@@ -330,7 +330,8 @@ class Retriever:
         return replace(sig, late_chunk=chunk, late_sentence_all=sent)
 
     @staticmethod
-    def _combine(sig: Signals, mode: str) -> np.ndarray:
+    def _combine(sig: Signals, mode: str,
+                 weights: dict[str, float] = FUSION_WEIGHTS) -> np.ndarray:
         if mode == "dense":
             return (sig.dense_chunk + sig.dense_sentence) / 2
         lexical = _minmax(sig.lexical_chunk) + _minmax(sig.lexical_sentence)
@@ -338,9 +339,8 @@ class Retriever:
             # No shared word at all: not a match (-inf keeps it out of the results).
             return np.where(sig.lexical_chunk > 0, lexical / 2, -np.inf)
         # Normalised-score fusion: each signal min-max scaled over the corpus so the scales
-        # meet, then a weighted sum. Weights were chosen by cross-validation on the gold set
-        # (see README: "How retrieval was tuned").
-        w = FUSION_WEIGHTS
+        # meet, then a weighted sum. Weights: see benchmarks/fusion_cv.py and the README.
+        w = weights
         return (
             w["dense_chunk"] * _minmax(sig.dense_chunk)
             + w["dense_sentence"] * _minmax(sig.dense_sentence)
@@ -392,35 +392,45 @@ class Retriever:
             sig = self.late_interaction(sig, top)
             if mode == "hybrid" and len(top):
                 s = s.copy()
-                s[top] += self._late_bonus(sig, top, q)
+                s[top] += self.late_bonus(self.late_evidence(sig, top, q))
                 order = np.argsort(-s, kind="stable")
         rows = self._select(order, s, k)
         return _Ranked(q, sig, s, rows, mask)
 
-    def _late_bonus(self, sig: Signals, top: np.ndarray, question: str) -> np.ndarray:
-        """Weighted late-interaction evidence of passages ``top``, min-max scaled over them.
-
-        When the question asks for a kind of thing (a date, a number, a name), a passage also
-        gains by its best-matching sentence that holds one the question does not already say.
-        """
-        if sig.late_chunk is None or sig.late_sentence_all is None:
-            return np.zeros(len(top))
-        w = FUSION_WEIGHTS
+    def late_evidence(self, sig: Signals, top: np.ndarray, question: str
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Late-interaction evidence of passages ``top`` (after :meth:`late_interaction`): the
+        passage's MaxSim, its best sentence's, and (when the question asks for a date, a number
+        or a name; else ``None``) that of its best sentence holding one the question does not
+        already say."""
         ix = self.index
+        if sig.late_chunk is None or sig.late_sentence_all is None:
+            zeros = np.zeros(len(top))
+            return zeros, zeros, None
         late = np.nan_to_num(sig.late_sentence_all, nan=0.0)
-        best_sentence = np.maximum.reduceat(late, ix.sentence_offsets)
-        bonus = (w["late_chunk"] * _minmax(sig.late_chunk[top])
-                 + w["late_sentence"] * _minmax(best_sentence[top]))
+        best_sentence = np.maximum.reduceat(late, ix.sentence_offsets)[top]
         wanted = answer_type(question)
-        if wanted is not None:
-            ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
-            asked = asked_words(question)
-            typed = np.array([
-                max((late[j] for j in range(ix.sentence_offsets[r], ends[r])
-                     if is_new(self._type_words(wanted, j), asked)), default=0.0)
-                for r in top
-            ])
-            bonus += w["late_typed_sentence"] * _minmax(typed)
+        if wanted is None:
+            return np.nan_to_num(sig.late_chunk[top]), best_sentence, None
+        ends = np.append(ix.sentence_offsets[1:], len(ix.sentences))
+        asked = asked_words(question)
+        typed = np.array([
+            max((late[j] for j in range(ix.sentence_offsets[r], ends[r])
+                 if is_new(self._type_words(wanted, j), asked)), default=0.0)
+            for r in top
+        ])
+        return np.nan_to_num(sig.late_chunk[top]), best_sentence, typed
+
+    @staticmethod
+    def late_bonus(evidence: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+                   weights: dict[str, float] = FUSION_WEIGHTS) -> np.ndarray:
+        """What re-ranking adds to each passage: the weighted late evidence, each kind min-max
+        scaled over the re-ranked passages."""
+        chunk, sentence, typed = evidence
+        bonus = (weights["late_chunk"] * _minmax(chunk)
+                 + weights["late_sentence"] * _minmax(sentence))
+        if typed is not None:
+            bonus = bonus + weights["late_typed_sentence"] * _minmax(typed)
         return bonus
 
     def _select(self, order: Sequence[int] | np.ndarray, s: np.ndarray, k: int) -> list[int]:
