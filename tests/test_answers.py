@@ -50,9 +50,9 @@ def test_probability_is_the_logistic_of_the_standardised_features() -> None:
 def test_confidence_features_order() -> None:
     sentence = np.array([0.9, 0.8, 0.7, 1.0, 0.5, 0.3, 0.0, 0.65])  # SENTENCE_FEATURES order
     assert len(sentence) == len(SENTENCE_FEATURES)
-    evidence = np.array([0.6, 0.1, 0.4, 0.55, 0.0])
+    evidence = np.array([0.6, 0.1, 0.4, 0.55, 0.0, 0.5])
     x = confidence_features(2.5, sentence, evidence)
-    assert x.tolist() == [2.5, 0.9, 0.7, 1.0, 0.65, 0.6, 0.1, 0.4, 0.55, 0.0]
+    assert x.tolist() == [2.5, 0.9, 0.7, 1.0, 0.65, 0.6, 0.1, 0.4, 0.55, 0.0, 0.5]
     assert len(x) == len(CONFIDENCE_FEATURES)
 
 
@@ -118,3 +118,15 @@ def test_abstention_keeps_the_closest_passages(retriever: Retriever) -> None:
     a = r.answer("How long do children wait for adoption?", k=3)
     assert not a.found and a.text == "" and a.source is None and a.start is None
     assert 1 <= len(a.passages) <= 3 and 0.0 <= a.confidence <= 1.0
+
+
+def test_a_number_the_answering_document_never_mentions_counts_against_it(
+        retriever: Retriever) -> None:
+    q = "How long do children wait for adoption?"
+    q_year = "How long did children wait for adoption in 1999?"
+    evid = {}
+    for question in (q, q_year):
+        qq, sig, s, rows, mask = retriever._rank(question, 5, "hybrid", None, for_answer=True)
+        evid[question] = retriever.answer_features(qq, sig, s, rows, mask)[2]
+    unmentioned = CONFIDENCE_FEATURES.index("numbers_unmentioned") - 5  # evidence part
+    assert evid[q][unmentioned] == 0.0 and evid[q_year][unmentioned] == 1.0

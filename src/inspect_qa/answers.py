@@ -57,13 +57,17 @@ SENTENCE_FEATURES = ("dense", "lexical", "coverage", "type_match", "passage", "r
                      "two_sentences", "late")
 CONFIDENCE_FEATURES = ("best_score", "dense", "coverage", "type_match", "late",
                        "passage_coverage", "unknown_words", "top_dense_chunk", "top_late_chunk",
-                       "document_mismatch")
+                       "document_mismatch", "numbers_unmentioned")
+#: Runs of digits: a question naming "2019" or "24 hours" whose answering document never
+#: mentions that number is likely about something else.
+DIGITS = re.compile(r"\d+")
 
 
 def confidence_features(score: float, sentence: np.ndarray, evidence: np.ndarray) -> np.ndarray:
     """``CONFIDENCE_FEATURES`` of a chosen sentence: its score, its dense, coverage, type and
     late-interaction features, then the question-wide evidence (passage coverage, unknown
-    words, best chunk similarity, top passage's late interaction, document mismatch)."""
+    words, best chunk similarity, top passage's late interaction, document mismatch, share of
+    the question's numbers its document never mentions)."""
     return np.concatenate([[score], sentence[[0, 2, 3, 7]], evidence])
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .answers import (
     ANSWER_PASSAGES,
+    DIGITS,
     SENTENCE_FEATURES,
     Answer,
     Calibration,
@@ -560,14 +561,25 @@ class Retriever:
         # The question names a report (a date, a visit) that no document is: likely unanswered.
         mismatch = 1.0 - float(sig.document_hint.max()) if sig.hinted else 0.0
         top_late = sig.late_chunk[rows[0]] if sig.late_chunk is not None else np.nan
+        numbers = set(DIGITS.findall(question))
+        unmentioned = (len(numbers - self._document_numbers(ix.chunks[rows[0]].doc_id))
+                       / len(numbers)) if numbers else 0.0
         evidence = np.array([passage_coverage, unknown, float(dc.max()),
-                             float(np.nan_to_num(top_late)), mismatch])
+                             float(np.nan_to_num(top_late)), mismatch, unmentioned])
         return cand, feats, evidence
 
     def _sentence_text(self, j: int) -> str:
         s = self.index.sentences[j]
         doc_id = self.index.chunks[s.chunk].doc_id
         return self.index.documents[doc_id].text[s.start : s.end]
+
+    def _document_numbers(self, doc_id: str) -> frozenset[str]:
+        cache: dict[str, frozenset[str]] = self.__dict__.setdefault("_numbers_cache", {})
+        found = cache.get(doc_id)
+        if found is None:
+            found = frozenset(DIGITS.findall(self.index.documents[doc_id].text))
+            cache[doc_id] = found
+        return found
 
     def _type_words(self, pattern: re.Pattern[str], j: int) -> tuple[frozenset[str], ...]:
         """:func:`type_words` of sentence ``j`` (cached: the index is read-only)."""
