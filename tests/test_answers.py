@@ -48,7 +48,7 @@ def test_probability_is_the_logistic_of_the_standardised_features() -> None:
 
 
 def test_confidence_features_order() -> None:
-    sentence = np.array([0.9, 0.8, 0.7, 1.0, 0.5, 0.3, 0.0, 0.65])  # SENTENCE_FEATURES order
+    sentence = np.array([0.9, 0.8, 0.7, 1.0, 0.0, 0.65])  # SENTENCE_FEATURES order
     assert len(sentence) == len(SENTENCE_FEATURES)
     evidence = np.array([0.6, 0.1, 0.4, 0.55, 0.0, 0.5])
     x = confidence_features(2.5, sentence, evidence)

@@ -101,19 +101,35 @@ def test_the_sentence_holding_every_question_word_scores_one(corpus: Path, tmp_p
     assert sig.late_sentence_all[best] == pytest.approx(1.0, abs=1e-3)
 
 
-def test_an_unchanged_document_keeps_its_token_vectors(corpus: Path, tmp_path: Path,
-                                                       embedder) -> None:
+def test_an_incremental_build_stores_what_a_full_build_does(corpus: Path, tmp_path: Path) -> None:
     from .conftest import NEWS
+    from .test_index import CountingEmbedder
 
-    build_index(corpus, tmp_path / "ix", embedder=embedder)
-    before = load_index(tmp_path / "ix")
+    emb = CountingEmbedder()
+    build_index(corpus, tmp_path / "ix", embedder=emb)
+    emb.embedded.clear()
     (corpus / "sub" / "news.md").write_text(NEWS + "\nFostering panels meet weekly.\n")
-    build_index(corpus, tmp_path / "ix", embedder=embedder)
-    after = load_index(tmp_path / "ix")
-    rows_b = [i for i, c in enumerate(before.chunks) if c.doc_id == "letter.txt"]
-    rows_a = [i for i, c in enumerate(after.chunks) if c.doc_id == "letter.txt"]
-    for i, j in zip(rows_b, rows_a, strict=True):
-        np.testing.assert_array_equal(before.chunk_tokens.row(i).ids, after.chunk_tokens.row(j).ids)
-        np.testing.assert_array_equal(before.chunk_tokens.row(i).vectors,
-                                      after.chunk_tokens.row(j).vectors)
-    assert len(after.sentence_tokens) == len(after.sentences)
+    build_index(corpus, tmp_path / "ix", embedder=emb)
+    assert emb.embedded and all("Exampleton" not in t for t in emb.embedded)  # letter reused
+    updated = load_index(tmp_path / "ix")
+    build_index(corpus, tmp_path / "fresh", embedder=emb)
+    fresh = load_index(tmp_path / "fresh")
+    assert [c.id for c in updated.chunks] == [c.id for c in fresh.chunks]
+    assert updated.sentences == fresh.sentences
+    for a, b in ((updated.chunk_tokens, fresh.chunk_tokens),
+                 (updated.sentence_tokens, fresh.sentence_tokens)):
+        np.testing.assert_array_equal(a.offsets, b.offsets)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def test_question_words_are_dropped_whole_never_a_piece_of_a_name(corpus: Path, tmp_path: Path,
+                                                                  embedder) -> None:
+    from inspect_qa.embedding import TokenVectors
+
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    pieces = ("what", "did", "of", "##sted", "find", "in", "is", "##lington")
+    tv = TokenVectors(np.arange(len(pieces)), np.eye(len(pieces), dtype=np.float32), pieces)
+    kept, weights = r._query_pieces(tv)
+    assert kept.pieces == ("of", "##sted", "find", "is", "##lington")
+    assert len(weights) == len(kept.pieces)

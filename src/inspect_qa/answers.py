@@ -1,10 +1,11 @@
 """Answers: the sentence that answers a question, or an honest abstention.
 
-Every sentence of the best passages is scored on features that hold for any report and any
-question: dense similarity (sentence vectors computed at index time), BM25, the share of the
-question's words it holds (weighted by rarity), whether it holds the kind of thing asked for (a
-date for "when", a number for "how many", a person or post for "who"), and its passage's score
-and rank. The best sentence is the answer; a logistic model over the evidence turns it into a
+Every sentence (and pair of neighbouring sentences) of the best passage is scored on features
+that hold for any report and any question: dense similarity (sentence vectors computed at index
+time), late interaction (word-piece MaxSim), BM25, the share of the question's words it holds
+(weighted by rarity), and whether it holds the kind of thing asked for (a date for "when", a
+number for "how many", a person or post for "who") that the question does not already say. The
+best is the answer; a logistic model over the evidence turns it into a
 confidence, fitted on a gold set (``python -m inspect_qa.calibrate``). Below the threshold the
 answer abstains: "not found in these documents".
 """
@@ -53,8 +54,7 @@ _ASKS_PERSON = re.compile(
 
 _EDGE = ".,;:!?()[]'\"‘’“”"
 #: Names of the features, in the order of the vectors below.
-SENTENCE_FEATURES = ("dense", "lexical", "coverage", "type_match", "passage", "rank",
-                     "two_sentences", "late")
+SENTENCE_FEATURES = ("dense", "lexical", "coverage", "type_match", "two_sentences", "late")
 CONFIDENCE_FEATURES = ("best_score", "dense", "coverage", "type_match", "late",
                        "passage_coverage", "unknown_words", "top_dense_chunk", "top_late_chunk",
                        "document_mismatch", "numbers_unmentioned")
@@ -68,7 +68,7 @@ def confidence_features(score: float, sentence: np.ndarray, evidence: np.ndarray
     late-interaction features, then the question-wide evidence (passage coverage, unknown
     words, best chunk similarity, top passage's late interaction, document mismatch, share of
     the question's numbers its document never mentions)."""
-    return np.concatenate([[score], sentence[[0, 2, 3, 7]], evidence])
+    return np.concatenate([[score], sentence[[0, 2, 3, 5]], evidence])
 
 
 def type_words(pattern: re.Pattern[str], text: str) -> tuple[frozenset[str], ...]:

@@ -199,6 +199,8 @@ class SentenceTransformerEmbedder:
         pooled = np.zeros((len(texts), self.dimension), dtype=np.float32)
         tokens = []
         for i, out in enumerate(outputs):
+            out = {key: value.detach().cpu() if hasattr(value, "detach") else value
+                   for key, value in out.items()}  # encode() leaves them on the model's device
             v = out["sentence_embedding"].float().numpy()
             pooled[i] = v / max(float(np.linalg.norm(v)), 1e-12)
             mask = out["attention_mask"].numpy().astype(bool)

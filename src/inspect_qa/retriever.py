@@ -306,10 +306,22 @@ class Retriever:
         return Signals(dc, ds, lc, ls, meta, qv, sd, sl, bool(hints), toks, weights)
 
     def _query_pieces(self, pieces: TokenVectors) -> tuple[TokenVectors, np.ndarray]:
-        """The question's pieces that carry meaning (stopwords dropped unless nothing else is
-        left) and their rarity weights over the indexed passages."""
-        keep = [i for i, p in enumerate(pieces.pieces)
-                if p.lstrip("#").lower() not in _QUESTION_WORDS]
+        """The question's pieces that carry meaning and their rarity weights over the passages.
+
+        Whole words that only make it a question (stopwords, "what", "did") are dropped, unless
+        nothing else is left; a word is judged whole, so "Ofsted" (``of`` + ``##sted``) keeps
+        both its pieces.
+        """
+        words: list[list[int]] = []
+        for i, p in enumerate(pieces.pieces):
+            if p.startswith("##") and words:
+                words[-1].append(i)
+            else:
+                words.append([i])
+        keep = [i for word in words
+                if "".join(pieces.pieces[j].removeprefix("##") for j in word).lower()
+                not in _QUESTION_WORDS
+                for i in word]
         if keep and len(keep) < len(pieces):
             pieces = TokenVectors(pieces.ids[keep], pieces.vectors[keep],
                                   tuple(pieces.pieces[i] for i in keep))
@@ -537,10 +549,8 @@ class Retriever:
         sl_s = dict(zip(js.tolist(), sl_all[js].tolist(), strict=True))
         late_s = dict(zip(js.tolist(), np.nan_to_num(late_all[js]).tolist(), strict=True))
         sl_max = max(sl_s[a] for a, b, _ in cand) or 1.0
-        top = [s[r] for r in rows[:ANSWER_PASSAGES]]
-        span = max(top) - min(top)
         feats = np.empty((len(cand), len(SENTENCE_FEATURES)))
-        for i, (a, b, rank) in enumerate(cand):
+        for i, (a, b, _) in enumerate(cand):
             toks = self._sentence_tokens(a) | self._sentence_tokens(b)
             coverage = sum(w for t, w in zip(q_tokens, weights, strict=True) if t in toks) / total
             if wanted is None:
@@ -548,10 +558,8 @@ class Retriever:
             else:
                 type_match = float(any(is_new(self._type_words(wanted, j), asked)
                                        for j in (a, b)))
-            passage = (s[rows[rank]] - min(top)) / span if span > 0 else 1.0
             feats[i] = (max(dense_s[a], dense_s[b]), max(sl_s[a], sl_s[b]) / sl_max, coverage,
-                        type_match, passage, 1.0 / (1 + rank), float(b > a),
-                        max(late_s[a], late_s[b]))
+                        type_match, float(b > a), max(late_s[a], late_s[b]))
         top_tokens = set(lex.tokenize(ix.chunks[rows[0]].text))
         passage_coverage = sum(
             w for t, w in zip(q_tokens, weights, strict=True) if t in top_tokens) / total

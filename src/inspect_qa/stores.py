@@ -154,18 +154,19 @@ class TokenStore:
     A question's pieces are each matched to their most similar piece of a row; the row's score
     is the mean of those best similarities, weighted by each question piece's rarity in the
     corpus. A paraphrase ("caseloads" / "cases", "hand her findings" / "report") then counts
-    piece by piece, which one vector per passage blurs and BM25 misses. Vectors are stored as
-    float16 (they are unit length; the precision lost is far below the differences ranked).
+    piece by piece, which one vector per passage blurs and BM25 misses. Vectors are stored and
+    held in memory as float16 (they are unit length; the precision lost is far below the
+    differences ranked); only the rows being scored are widened to float32.
     """
 
     def __init__(self, ids: np.ndarray, vectors: np.ndarray, offsets: np.ndarray):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.vectors = np.asarray(vectors, dtype=np.float16)
         self.offsets = np.asarray(offsets, dtype=np.int64)
-        if len(self.ids) != len(self.vectors) or self.offsets[-1] != len(self.ids):
+        if (len(self.offsets) == 0 or self.offsets[0] != 0 or self.offsets[-1] != len(self.ids)
+                or np.any(np.diff(self.offsets) < 0) or len(self.ids) != len(self.vectors)):
             raise ValueError("token ids, vectors and row offsets disagree")
         self._df: tuple[np.ndarray, np.ndarray] | None = None
-        self._v32: np.ndarray | None = None
 
     @classmethod
     def build(cls, rows: Sequence[TokenVectors], dimension: int) -> TokenStore:
@@ -224,13 +225,9 @@ class TokenStore:
         starts, lengths = starts[full], lengths[full]
         firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         pieces = np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
-        block = torch.from_numpy(self._vectors32()[pieces])
+        block = torch.from_numpy(self.vectors[pieces]).float()
         sims = (torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32)) @ block.T).numpy()
         best = np.maximum.reduceat(sims, firsts, axis=1)  # question pieces x rows
         out[full] = (weights @ best) / weights.sum()
         return out
 
-    def _vectors32(self) -> np.ndarray:
-        if self._v32 is None:
-            self._v32 = self.vectors.astype(np.float32)
-        return self._v32
