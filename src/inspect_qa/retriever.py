@@ -55,7 +55,7 @@ FUSION_WEIGHTS = {
     "late_typed_sentence": 0.4,
 }
 #: Passages re-ranked by late interaction (word-piece MaxSim) after the first fusion.
-RERANK_DEPTH = 30
+RERANK_DEPTH = 20
 #: Words of a question that say it is a question, not what it is about: left out of MaxSim.
 _QUESTION_WORDS = STOPWORDS | frozenset(
     ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done", "was", "were", "is", "are", "am", "been", "has", "have", "had", "its", "his", "her", "he", "she", "it", "from"])

@@ -226,8 +226,9 @@ class TokenStore:
         firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         pieces = np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
         block = torch.from_numpy(self.vectors[pieces]).float()
-        sims = (torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32)) @ block.T).numpy()
-        best = np.maximum.reduceat(sims, firsts, axis=1)  # question pieces x rows
-        out[full] = (weights @ best) / weights.sum()
+        q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
+        sims = (block @ q.T).numpy()  # row pieces x question pieces
+        best = np.maximum.reduceat(sims, firsts, axis=0)  # rows x question pieces
+        out[full] = (best @ weights) / weights.sum()
         return out
 
