@@ -133,3 +133,24 @@ def test_question_words_are_dropped_whole_never_a_piece_of_a_name(corpus: Path, 
     kept, weights = r._query_pieces(tv)
     assert kept.pieces == ("of", "##sted", "find", "is", "##lington")
     assert len(weights) == len(kept.pieces)
+
+
+def test_a_sentence_stores_only_its_own_pieces_its_header_is_context(corpus: Path,
+                                                                     tmp_path: Path,
+                                                                     embedder) -> None:
+    import re
+
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    ix = load_index(tmp_path / "ix")
+    for j, s in enumerate(ix.sentences):
+        text = ix.documents[ix.chunks[s.chunk].doc_id].text[s.start : s.end]
+        words = re.findall(r"\w+", text.lower())
+        assert len(ix.sentence_tokens.row(j)) == len(words), text
+    # a chunk's pieces do include its header (title, kind, date, section)
+    first = ix.chunks[0]
+    assert len(ix.chunk_tokens.row(0)) > len(re.findall(r"\w+", first.text))
+
+
+def test_hashing_embedder_context_chars_drop_the_context_words(embedder) -> None:
+    _, toks = embedder.embed_tokens(["Report title\nCases rose."], context_chars=[13])
+    assert toks[0].pieces == ("cases", "rose")

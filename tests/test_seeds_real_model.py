@@ -71,3 +71,17 @@ def test_word_piece_vectors_come_from_the_same_pass_as_the_embedding(real_embedd
     assert "." not in tokens[0].pieces and "[CLS]" not in tokens[0].pieces
     assert tokens[0].vectors.shape == (len(tokens[0].pieces), pooled.shape[1])
     np.testing.assert_allclose(np.linalg.norm(tokens[0].vectors, axis=1), 1.0, rtol=1e-5)
+
+
+def test_context_characters_shape_the_vectors_but_keep_no_pieces(real_embedder) -> None:
+    import numpy as np
+
+    header = "Monitoring visit to Dudley — monitoring letter — 29 May 2018\n"
+    text = header + "Caseloads are manageable."
+    pooled, with_context = real_embedder.embed_tokens([text], context_chars=[len(header)])
+    _, alone = real_embedder.embed_tokens(["Caseloads are manageable."])
+    assert with_context[0].pieces == alone[0].pieces
+    assert "".join(with_context[0].pieces).replace("#", "") == "caseloadsaremanageable"
+    np.testing.assert_allclose(pooled, real_embedder.embed([text]), atol=1e-5)
+    # the header changed the pieces' vectors (they were read in its context)
+    assert not np.allclose(with_context[0].vectors, alone[0].vectors, atol=1e-3)

@@ -73,9 +73,14 @@ class Embedder(Protocol):
         ...
 
     def embed_tokens(
-        self, texts: Sequence[str], *, batch_size: int = 32
+        self, texts: Sequence[str], *, batch_size: int = 32,
+        context_chars: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[TokenVectors]]:
-        """``embed(texts)`` and each text's word-piece vectors, from the same pass."""
+        """``embed(texts)`` and each text's word-piece vectors, from the same pass.
+
+        The first ``context_chars[i]`` characters of ``texts[i]`` (ending at whitespace) are
+        context: they shape every vector, but their own pieces are not returned.
+        """
         ...
 
 
@@ -188,7 +193,8 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_tokens(
-        self, texts: Sequence[str], *, batch_size: int = 32
+        self, texts: Sequence[str], *, batch_size: int = 32,
+        context_chars: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[TokenVectors]]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
@@ -207,12 +213,21 @@ class SentenceTransformerEmbedder:
             pieces = tok.convert_ids_to_tokens(ids.tolist())
             keep = [k for k, (t, p) in enumerate(zip(ids.tolist(), pieces, strict=True))
                     if t not in skip and any(ch.isalnum() for ch in p)]
+            if context_chars is not None and context_chars[i] > 0:
+                keep = keep[self._content_pieces(texts[i][: context_chars[i]]):]
             vecs = out["token_embeddings"].float().numpy()[mask][keep]
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
             tokens.append(TokenVectors(ids[keep].astype(np.int64),
                                        np.ascontiguousarray(vecs, dtype=np.float32),
                                        tuple(pieces[k] for k in keep)))
         return pooled, tokens
+
+    def _content_pieces(self, text: str) -> int:
+        """How many pieces :meth:`embed_tokens` keeps of ``text`` (no special tokens, no
+        punctuation alone)."""
+        tok = self._load().tokenizer
+        ids = tok(text, add_special_tokens=False, truncation=False)["input_ids"]
+        return sum(1 for p in tok.convert_ids_to_tokens(ids) if any(ch.isalnum() for ch in p))
 
     def _forward(self, texts: Sequence[str], batch_size: int) -> list[dict[str, Any]]:
         """The model's outputs for each text: what ``encode(output_value=None)`` returns, without
@@ -277,13 +292,15 @@ class HashingEmbedder:
         return out / norms
 
     def embed_tokens(
-        self, texts: Sequence[str], *, batch_size: int = 32
+        self, texts: Sequence[str], *, batch_size: int = 32,
+        context_chars: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[TokenVectors]]:
         """Each word is a piece; its vector is the hashed vector of the word itself."""
         pooled = self.embed(texts, batch_size=batch_size)
         tokens = []
-        for t in texts:
-            words = re.findall(r"\w+", t.lower())
+        for i, t in enumerate(texts):
+            skip = context_chars[i] if context_chars is not None else 0
+            words = re.findall(r"\w+", t[skip:].lower())
             ids = np.array([int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest()[:4],
                                            "little") for w in words], dtype=np.int64)
             vecs = np.zeros((len(words), self._dim), dtype=np.float32)
