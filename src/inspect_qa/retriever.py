@@ -57,8 +57,11 @@ FUSION_WEIGHTS = {
 #: Passages re-ranked by late interaction (word-piece MaxSim) after the first fusion.
 RERANK_DEPTH = 20
 #: Words of a question that say it is a question, not what it is about: left out of MaxSim.
-_QUESTION_WORDS = STOPWORDS | frozenset(
-    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done", "was", "were", "is", "are", "am", "been", "has", "have", "had", "its", "his", "her", "he", "she", "it", "from"])
+_QUESTION_WORDS = STOPWORDS | frozenset((
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
+    "did", "does", "do", "done", "was", "were", "is", "are", "am", "been", "has", "have", "had",
+    "its", "his", "her", "he", "she", "it", "from",
+))
 
 
 @dataclass(frozen=True)
