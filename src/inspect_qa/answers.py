@@ -35,7 +35,9 @@ _DATE = re.compile(rf"\b{_MONTH}\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
                  r"forty|fifty|hundred|thousand|half|quarter|third|fortnightly|weekly|monthly|"
                  r"daily|annually|yearly")
-_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b|%|£", re.I)
+# A figure: digits ("78%", "£2,000" are found by their digits) or a number word; a "%" or
+# "£" alone (as in "% of conferences") is not one.
+_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
 _PERSON = re.compile(
     r"\b(?:Mr|Mrs|Ms|Dr|Cllr)\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(?:Director|Manager|Chair|chair|"
     r"Commissioner|Inspector|Head|Officer|Leader|Secretary|Executive|advis[eo]r|[Ww]orker)s?\b"
