@@ -72,3 +72,12 @@ def test_verbose_flag_before_eval_is_passed_through(monkeypatch) -> None:
     assert main(["-v", "eval", "--no-save"]) == 0
     assert main(["eval", "--modes", "lexical"]) == 0
     assert seen == [["--no-save", "-v"], ["--modes", "lexical"]]
+
+
+def test_ask_marks_whole_question_words_only() -> None:
+    from inspect_qa.cli import _mark, _question_words
+
+    words = _question_words("How many cases does the court team hold?")
+    assert "How" not in words and "cases" in words
+    marked = _mark("However, the court teams hold cases; a teammate in the courtyard.", words)
+    assert marked == "However, the [court] [teams] [hold] [cases]; a teammate in the courtyard."

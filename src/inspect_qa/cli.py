@@ -60,16 +60,21 @@ def _mark(text: str, words: set[str]) -> str:
     """Wrap the question's words found in ``text`` in [brackets] for the terminal."""
     if not words:
         return text
-    pattern = r"\b(" + "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True)) + r")"
+    # Whole words, with a plural or verb ending ("team" marks "teams", not "teammate";
+    # "how" never marks "However").
+    alternatives = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+    pattern = rf"\b(?:{alternatives})(?:s|es|ed|ing|'s|’s)?\b"
     return re.sub(pattern, lambda m: f"[{m.group(0)}]", text, flags=re.I)
 
 
 def _question_words(question: str) -> set[str]:
+    from .retriever import QUESTION_WORDS
     from .stores import LexicalTokenizer
 
     tok = LexicalTokenizer()
     # Mark the question's own (unstemmed) content words; stems alone would mark word parts.
-    return {w for w in re.findall(r"[\w%]+", question) if tok(w) and len(w) > 1}
+    return {w for w in re.findall(r"[\w%]+", question)
+            if tok(w) and len(w) > 1 and w.lower() not in QUESTION_WORDS}
 
 
 def _cmd_index(args: argparse.Namespace) -> int:

@@ -57,7 +57,7 @@ FUSION_WEIGHTS = {
 #: Passages re-ranked by late interaction (word-piece MaxSim) after the first fusion.
 RERANK_DEPTH = 20
 #: Words of a question that say it is a question, not what it is about: left out of MaxSim.
-_QUESTION_WORDS = STOPWORDS | frozenset((
+QUESTION_WORDS = STOPWORDS | frozenset((
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
     "did", "does", "do", "done", "was", "were", "is", "are", "am", "been", "has", "have", "had",
     "its", "his", "her", "he", "she", "it", "from",
@@ -323,7 +323,7 @@ class Retriever:
                 words.append([i])
         keep = [i for word in words
                 if "".join(pieces.pieces[j].removeprefix("##") for j in word).lower()
-                not in _QUESTION_WORDS
+                not in QUESTION_WORDS
                 for i in word]
         if keep and len(keep) < len(pieces):
             pieces = TokenVectors(pieces.ids[keep], pieces.vectors[keep],
