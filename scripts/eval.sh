@@ -5,7 +5,7 @@
 #
 # 1. eval/gold.jsonl (158 questions; weights and the answer model were fitted on it). Figures:
 #    hybrid hit@1 0.889, hit@5 0.952, mrr@10 0.920, ndcg@10 0.919, recall@10 0.964, answer
-#    accuracy 0.754; lexical hit@5 0.905, mrr@10 0.818; dense hit@5 0.818, mrr@10 0.657.
+#    accuracy 0.762; lexical hit@5 0.905, mrr@10 0.818; dense hit@5 0.818, mrr@10 0.657.
 # 2. eval/holdout.jsonl (50 questions written apart and never used to tune anything). Figures:
 #    hybrid hit@1 0.875, hit@5 1.000, mrr@10 0.929, answer accuracy 0.725.
 set -euo pipefail
