@@ -56,6 +56,7 @@ def test_token_store_round_trip(tmp_path: Path) -> None:
     store.save(tmp_path / "t")
     back = TokenStore.load(tmp_path / "t")
     assert len(back) == 3 and back.vectors.dtype == np.float16
+    assert not back.vectors.flags["OWNDATA"]  # a view of the memory-mapped file, not a copy
     np.testing.assert_array_equal(back.offsets, [0, 2, 2, 5])
     np.testing.assert_allclose(back.row(2).vectors, store.row(2).vectors)
     with pytest.raises(ValueError, match="disagree"):

@@ -154,9 +154,9 @@ class TokenStore:
     A question's pieces are each matched to their most similar piece of a row; the row's score
     is the mean of those best similarities, weighted by each question piece's rarity in the
     corpus. A paraphrase ("caseloads" / "cases", "hand her findings" / "report") then counts
-    piece by piece, which one vector per passage blurs and BM25 misses. Vectors are stored and
-    held in memory as float16 (they are unit length; the precision lost is far below the
-    differences ranked); only the rows being scored are widened to float32.
+    piece by piece, which one vector per passage blurs and BM25 misses. Vectors are stored as
+    float16 (they are unit length; the precision lost is far below the differences ranked) and
+    memory-mapped when loaded; only the rows being scored are read and widened to float32.
     """
 
     def __init__(self, ids: np.ndarray, vectors: np.ndarray, offsets: np.ndarray):
@@ -192,8 +192,11 @@ class TokenStore:
 
     @classmethod
     def load(cls, directory: Path) -> TokenStore:
-        return cls(*(np.load(directory / f"{name}.npy", allow_pickle=False)
-                     for name in ("ids", "vectors", "offsets")))
+        """Ids and offsets in memory; vectors memory-mapped (the operating system keeps the
+        pages a search touches, not the whole store)."""
+        return cls(np.load(directory / "ids.npy", allow_pickle=False),
+                   np.load(directory / "vectors.npy", allow_pickle=False, mmap_mode="r"),
+                   np.load(directory / "offsets.npy", allow_pickle=False))
 
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """BM25-style rarity of each piece id over the rows (unseen pieces are the rarest)."""
