@@ -68,7 +68,7 @@ def _mark(text: str, words: set[str]) -> str:
 
 
 def _question_words(question: str) -> set[str]:
-    from .retriever import QUESTION_WORDS
+    from .query import QUESTION_WORDS
     from .stores import LexicalTokenizer
 
     tok = LexicalTokenizer()

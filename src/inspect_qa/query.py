@@ -11,6 +11,15 @@ import re
 from dataclasses import dataclass
 
 from .documents import Document
+from .stores import STOPWORDS
+
+#: Words of a question that say it is a question, not what it is about: left out when
+#: matching it (MaxSim, the words marked in a passage).
+QUESTION_WORDS = STOPWORDS | frozenset((
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
+    "did", "does", "do", "done", "was", "were", "is", "are", "am", "been", "has", "have", "had",
+    "its", "his", "her", "he", "she", "it", "from",
+))
 
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
 _ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth"]

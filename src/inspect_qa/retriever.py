@@ -30,9 +30,8 @@ from .chunking import Chunk, ChunkSettings, normalise
 from .embedding import Embedder, TokenVectors, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .index import build_index, resolve_config
-from .query import document_hints, hint_match
+from .query import QUESTION_WORDS, document_hints, hint_match
 from .storage import Index, load_index
-from .stores import STOPWORDS
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +55,6 @@ FUSION_WEIGHTS = {
 }
 #: Passages re-ranked by late interaction (word-piece MaxSim) after the first fusion.
 RERANK_DEPTH = 20
-#: Words of a question that say it is a question, not what it is about: left out of MaxSim.
-QUESTION_WORDS = STOPWORDS | frozenset((
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
-    "did", "does", "do", "done", "was", "were", "is", "are", "am", "been", "has", "have", "had",
-    "its", "his", "her", "he", "she", "it", "from",
-))
 
 
 @dataclass(frozen=True)

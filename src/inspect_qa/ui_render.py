@@ -33,12 +33,11 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def _stemmer() -> tuple[Any, frozenset[str]]:
     """The Snowball stemmer and stopwords the lexical index uses (both are core dependencies)."""
     import Stemmer
-    from bm25s.stopwords import STOPWORDS_EN
+
+    from .query import QUESTION_WORDS
 
     # Question words are not content: "How many..." should not mark every "many" in a report.
-    asking = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "many",
-              "much", "did", "does", "do"}
-    return Stemmer.Stemmer("english").stemWord, frozenset(STOPWORDS_EN) | asking
+    return Stemmer.Stemmer("english").stemWord, QUESTION_WORDS | {"many", "much"}
 
 
 def _stem(word: str) -> str | None:
