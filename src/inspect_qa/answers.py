@@ -73,6 +73,18 @@ def confidence_features(score: float, sentence: np.ndarray, evidence: np.ndarray
     return np.concatenate([[score], sentence[[0, 2, 3, 5]], evidence])
 
 
+_REFERS_BACK = re.compile(
+    r"(?:It|Its|They|Their|He|His|She|Her|Such)\b|(?:This|These|That|Those)\s+(?:is|was|are|"
+    r"were|has|have|had|will|would|can|could|may|might|should|must|includes?|included|means|"
+    r"meant|leads?|led|results?|resulted|reflects?|reflected|shows?|showed|represents?|"
+    r"represented|demonstrates?|demonstrated)\b"
+)
+
+
+def refers_back(sentence: str) -> bool:
+    return bool(_REFERS_BACK.match(sentence.lstrip()))
+
+
 def type_words(pattern: re.Pattern[str], text: str) -> tuple[frozenset[str], ...]:
     """For each match of ``pattern`` in ``text``, the whole words it falls in, lower-cased
     ("12" in "12 left", not its digit "1")."""

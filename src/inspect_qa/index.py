@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from .chunking import Chunk, ChunkSettings, make_chunks, normalise
 from .documents import Document, read_corpus
 from .embedding import DEFAULT_MODEL, Embedder, TokenVectors, load_embedder
 from .errors import CorpusError, IndexNotFound, InspectQAError
+from .layout import table_headings
 from .storage import (
     FORMAT_VERSION,
     Index,
@@ -260,11 +261,11 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
                 chunk_vecs.append(old.chunk_vectors[row : row + 1])
                 chunk_toks.append(old.chunk_tokens.row(row))
                 for j in old_sent_rows.get(row, []):
-                    s = old.sentences[j]
-                    sentences.append(SentenceRef(chunk_row, s.start, s.end))
+                    sentences.append(replace(old.sentences[j], chunk=chunk_row))
                     sent_vecs.append(old.sentence_vectors[j : j + 1])
                     sent_toks.append(old.sentence_tokens.row(j))
             continue
+        headings = table_headings(doc.text)
         for c in make_chunks(doc, embedder.count_tokens, settings):
             chunk_row = len(chunks)
             chunks.append(c)
@@ -273,15 +274,20 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
             new_chunk_texts.append(context_text(c, doc, embedder.count_tokens, embedder.max_tokens))
             new_positions.append((chunk_row, -1))
             for a, b in c.sentences:
-                sentences.append(SentenceRef(chunk_row, a, b))
+                ref = SentenceRef(chunk_row, a, b, headings.get(a))
+                # A table row is read with its column headings ("April 2015 109 /17" means
+                # nothing without "Social workers Perm/agency"), when both fit the window.
+                if ref.context and embedder.count_tokens(ref.read_text(doc.text)) > embedder.max_tokens:
+                    ref = replace(ref, context=None)
+                sentences.append(ref)
                 sent_vecs.append(np.zeros((1, dim), np.float32))
                 sent_toks.append(None)
                 # A sentence alone is ambiguous ("This was the first visit"): embed it with
                 # the header of its report and section. The header is context only for its
                 # word pieces: repeated in every sentence of a section, its own pieces would
                 # match a question's words equally everywhere (gold set, hit@1 0.857 with
-                # them, 0.889 without).
-                own = normalise(doc.text[a:b])
+                # them, 0.889 without). A table row's headings are its own pieces.
+                own = ref.read_text(doc.text)
                 full = with_header(own, doc, c.section, embedder.count_tokens,
                                    embedder.max_tokens)
                 new_sentence_texts.append(full)
@@ -315,7 +321,7 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     ]
     lexical = LexicalStore.build(lexical_texts)
     sentence_lexical = LexicalStore.build(
-        [normalise(by_id[chunks[s.chunk].doc_id].text[s.start : s.end]) for s in sentences]
+        [s.read_text(by_id[chunks[s.chunk].doc_id].text) for s in sentences]
     )
     chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else np.zeros((0, dim), np.float32)
     sent_matrix = np.concatenate(sent_vecs) if sent_vecs else np.zeros((0, dim), np.float32)

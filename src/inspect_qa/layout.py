@@ -234,6 +234,49 @@ def _is_heading(
     return kinds[nxt] not in ("furniture", "address") and not nxt_clean[0].islower()
 
 
+def _cells(raw: str) -> list[str]:
+    """The cells of a table row: between ``|`` for a Markdown row, else between tabs."""
+    row = raw.strip()
+    if row.startswith("|"):
+        return [c.strip() for c in row.strip("|").split("|")]
+    return [c.strip() for c in raw.rstrip().split("\t")]
+
+
+def _is_heading_row(raw: str) -> bool:
+    """A row of column headings: no figure in it, or an empty first cell (the corner of a grid
+    whose rows are labelled, as in "<TAB>Less than 2<TAB>2-4<TAB>5-9")."""
+    cells = _cells(raw)
+    return not any(ch.isdigit() for ch in raw) or (len(cells) > 1 and not cells[0])
+
+
+def table_headings(text: str, lines: list[Line] | None = None) -> dict[int, tuple[int, int]]:
+    """The column headings each table row is read with.
+
+    A table is a run of consecutive table lines; its headings are its leading rows that look
+    like headings (see :func:`_is_heading_row`). Returns, for every row below the headings, the
+    row's start (leading whitespace skipped) and the span from the first heading row's start to
+    the last one's end. A table whose every row looks like headings has none.
+    """
+    if lines is None:
+        lines = classify_lines(text)
+    out: dict[int, tuple[int, int]] = {}
+    run: list[Line] = []
+    for line in [*lines, None]:
+        if line is not None and line.kind == "table":
+            run.append(line)
+            continue
+        heads = 0
+        while heads < len(run) and _is_heading_row(text[run[heads].start : run[heads].end]):
+            heads += 1
+        if 0 < heads < len(run):
+            span = (run[0].start, run[heads - 1].end)
+            for row in run[heads:]:
+                raw = text[row.start : row.end]
+                out[row.start + len(raw) - len(raw.lstrip())] = span
+        run = []
+    return out
+
+
 def heading_level(heading: str) -> int:
     """1 for a numbered top-level heading ("8. Workforce"), 2 otherwise."""
     return 1 if re.match(r"^\d{1,2}\.?\s", heading) else 2

@@ -24,6 +24,7 @@ from .answers import (
     confidence_features,
     default_calibration,
     is_new,
+    refers_back,
     type_words,
 )
 from .chunking import Chunk, ChunkSettings, normalise
@@ -512,7 +513,8 @@ class Retriever:
         """Features of every candidate answer, and of the question's evidence as a whole.
 
         Returns ``(candidates, features, evidence)``: candidates are ``(first sentence row,
-        last sentence row, passage rank)``; features follow ``SENTENCE_FEATURES``;
+        last sentence row, passage rank)`` of the text each would show (a sentence that refers
+        back brings the one before it); features follow ``SENTENCE_FEATURES``;
         evidence is the question-wide part of ``CONFIDENCE_FEATURES`` (see
         :func:`inspect_qa.answers.confidence_features`).
         """
@@ -540,6 +542,12 @@ class Retriever:
             first, end = int(ix.sentence_offsets[row]), int(ends[row])
             cand.extend((j, j, rank) for j in range(first, end))
             cand.extend((j, j + 1, rank) for j in range(first, end - 1))
+        # A sentence that opens by referring back ("This has led to...", "He chairs...") is
+        # shown with the sentence before it in its passage: alone it does not say what it is
+        # about. Its features stay its own.
+        firsts = {int(ix.sentence_offsets[row]) for row in rows[:ANSWER_PASSAGES]}
+        shown = [(a - 1 if a not in firsts and refers_back(self._sentence_text(a)) else a, b, r)
+                 for a, b, r in cand]
         js = np.arange(min(c[0] for c in cand), max(c[1] for c in cand) + 1)
         dense_s = dict(zip(js.tolist(), sd_all[js].tolist(), strict=True))
         sl_s = dict(zip(js.tolist(), sl_all[js].tolist(), strict=True))
@@ -570,7 +578,7 @@ class Retriever:
                        / len(numbers)) if numbers else 0.0
         evidence = np.array([passage_coverage, unknown, float(dc.max()),
                              float(np.nan_to_num(top_late)), mismatch, unmentioned])
-        return cand, feats, evidence
+        return shown, feats, evidence
 
     def _sentence_text(self, j: int) -> str:
         s = self.index.sentences[j]
@@ -600,6 +608,8 @@ class Retriever:
         cache: dict[int, frozenset[str]] = self.__dict__.setdefault("_tokens_cache", {})
         toks = cache.get(j)
         if toks is None:
-            toks = frozenset(self.index.lexical.tokenize(self._sentence_text(j)))
+            ref = self.index.sentences[j]
+            text = ref.read_text(self.index.documents[self.index.chunks[ref.chunk].doc_id].text)
+            toks = frozenset(self.index.lexical.tokenize(text))
             cache[j] = toks
         return toks

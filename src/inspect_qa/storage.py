@@ -7,7 +7,7 @@ Layout of ``index_dir``::
         manifest.json    format, versions, model fingerprint, settings, documents, checksums
         documents.jsonl  id, metadata, content hash and text of each document
         chunks.jsonl     one Chunk per line, with its sentences' offsets
-        sentences.jsonl  [chunk row, start, end] per sentence
+        sentences.jsonl  [chunk row, start, end(, context start, context end)] per sentence
         chunk_vectors.npy, sentence_vectors.npy
         lexical/, sentence_lexical/   bm25s files (JSON + .npy)
         chunk_tokens/, sentence_tokens/   word-piece ids, vectors (float16) and row offsets
@@ -35,14 +35,14 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .chunking import Chunk
+from .chunking import Chunk, normalise
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
 from .stores import DenseStore, LexicalStore, TokenStore
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 
@@ -54,6 +54,25 @@ class SentenceRef:
     chunk: int
     start: int
     end: int
+    #: A span of the document the sentence is read with (a table row's column headings), or
+    #: ``None``. It is embedded and indexed with the sentence, never cited as its text.
+    context: tuple[int, int] | None = None
+
+    def read_text(self, doc_text: str) -> str:
+        """What the sentence is read as when embedded and indexed: its context, then itself."""
+        own = normalise(doc_text[self.start : self.end])
+        if self.context is None:
+            return own
+        return f"{normalise(doc_text[self.context[0] : self.context[1]])}\n{own}"
+
+    def to_row(self) -> list[int]:
+        return [self.chunk, self.start, self.end, *(self.context or ())]
+
+    @classmethod
+    def from_row(cls, row: list[int]) -> SentenceRef:
+        if len(row) not in (3, 5):
+            raise ValueError(f"a sentence row has 3 or 5 numbers, not {row!r}")
+        return cls(row[0], row[1], row[2], (row[3], row[4]) if len(row) == 5 else None)
 
 
 @dataclass
@@ -162,7 +181,7 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: list[Docu
         for d in documents
     ])
     _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in chunks])
-    _write_jsonl(tmp / "sentences.jsonl", [[s.chunk, s.start, s.end] for s in sentences])
+    _write_jsonl(tmp / "sentences.jsonl", [s.to_row() for s in sentences])
     np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
     np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
     lexical.save(tmp / "lexical")
@@ -254,7 +273,7 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
             for r in _read_jsonl(version / "documents.jsonl")
         }
         chunks = [Chunk.from_dict(r) for r in _read_jsonl(version / "chunks.jsonl")]
-        sentences = [SentenceRef(*r) for r in _read_jsonl(version / "sentences.jsonl")]
+        sentences = [SentenceRef.from_row(r) for r in _read_jsonl(version / "sentences.jsonl")]
         chunk_vectors = np.load(version / "chunk_vectors.npy", allow_pickle=False)
         sentence_vectors = np.load(version / "sentence_vectors.npy", allow_pickle=False)
         lexical = LexicalStore.load(version / "lexical")
