@@ -28,6 +28,15 @@ from inspect_qa.query import DocumentHints, document_hints, hint_match
         ("How many social workers were hired?", "only five appointed", "some were appointed"),
         ("What is the name of the chair?", "Jane Doe chairs it", "an experienced former DCS"),
         ("Who signed the letter?", "Her Majesty's Inspector", "the letter was sent"),
+        ("How much did the council pay the consultants?", "a fee of £12,000", "in 2015"),
+        ("How much funding was agreed?", "£1.439m per year", "funding was agreed in May"),
+        ("What percentage of visits were on time?", "78% of visits", "% of visits on time"),
+        ("What proportion of plans were reviewed?", "over half of plans", "12 plans"),
+        ("How long was the post covered?", "for 16 months", "since 2015"),
+        ("How often does the board meet?", "meets every six weeks", "the board met"),
+        ("How many children were adopted?", "41 children", "38% of children"),
+        ("How many staff joined?", "seven staff", "£2,000 per applicant"),
+        ("By how much did referrals rise?", "37% higher", "referrals rose"),
     ],
 )
 def test_answer_type(question: str, sample: str, other: str) -> None:

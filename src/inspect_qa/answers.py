@@ -4,7 +4,8 @@ Every sentence (and pair of neighbouring sentences) of the best passage is score
 that hold for any report and any question: dense similarity (sentence vectors computed at index
 time), late interaction (word-piece MaxSim), BM25, the share of the question's words it holds
 (weighted by rarity), and whether it holds the kind of thing asked for (a date for "when", a
-number for "how many", a person or post for "who") that the question does not already say. The
+count for "how many", a sum for "how much money", a share for "what percentage", a length of
+time for "how long", a person or post for "who") that the question does not already say. The
 best is the answer; a logistic model over the evidence turns it into a
 confidence, fitted on a gold set (``python -m inspect_qa.calibrate``). Below the threshold the
 answer abstains: "not found in these documents".
@@ -47,6 +48,30 @@ _ASKS_NUMBER = re.compile(
     r"\bhow (?:many|much|long|often|big|large|far|high|low)\b|"
     r"\bwhat (?:number|percentage|proportion|share|figure|rate|amount|level|total)\b", re.I
 )
+# Finer kinds of figure: a sum of money, a share, a length of time, how often, a count.
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b.*\b(?:money|fund(?:s|ing|ed)?|pay|paid|spend|spent|cost|costs|budget|invest"
+    r"(?:ed|ment)?|grant|receive[ds]?|get|got|worth|price|fees?|salary)\b|"
+    r"\bwhat (?:budget|cost|price|sum|salary|fee)\b", re.I
+)
+_MONEY = re.compile(r"[£$€]|\b(?:pounds?|million|billion)\b|\b\d+(?:\.\d+)?(?:m|bn|k)\b", re.I)
+_ASKS_SHARE = re.compile(r"\bwhat (?:percentage|proportion|share|per ?cent)\b|\bwhat %", re.I)
+# A share: a figure with "%" or "per cent" (a bare "% of conferences" is not one), or a fraction.
+_SHARE = re.compile(r"\d\s?(?:%|per ?cent\b)|\b(?:half|halves|quarters?|thirds?|majority|"
+                    r"minority|one in)\b", re.I)
+_ASKS_DURATION = re.compile(r"\bhow long\b|\bfor how long\b", re.I)
+_DURATION = re.compile(rf"(?:\d|\b(?:{_NUMBER_WORDS}|a|an|several|few)\b)[\w\s-]{{0,12}}?\b"
+                       r"(?:hours?|days?|weeks?|fortnights?|months?|years?|decades?)\b", re.I)
+_ASKS_FREQUENCY = re.compile(r"\bhow often\b|\bhow frequently\b", re.I)
+_FREQUENCY = re.compile(
+    r"\b(?:hourly|daily|weekly|fortnightly|monthly|quarterly|annually|yearly|every|each|once|"
+    r"twice|times)\b|\b(?:per|a) (?:day|week|month|quarter|year)\b", re.I)
+_ASKS_COUNT = re.compile(r"\bhow many\b|\bwhat number\b", re.I)
+# A count: a figure that is not a share (78%) or a sum of money (£2,000).
+_COUNT = re.compile(
+    r"(?<![£$€\d.,])\b\d[\d,.]*\b(?![\d,.]*\s?(?:%|per ?cent))|"
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundred|thousand|dozen)\b", re.I)
 _PROPER_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Cllr)\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b")
 _ASKS_NAME = re.compile(r"\bname of\b|\bby name\b|\bnamed?\b|\bwho (?:is|was) the\b", re.I)
 _ASKS_PERSON = re.compile(
@@ -117,6 +142,11 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     """What the question asks for, as a pattern a sentence holding it matches (or ``None``)."""
     if _ASKS_DATE.search(question):
         return _DATE
+    for asks, kind in ((_ASKS_MONEY, _MONEY), (_ASKS_SHARE, _SHARE),
+                       (_ASKS_DURATION, _DURATION), (_ASKS_FREQUENCY, _FREQUENCY),
+                       (_ASKS_COUNT, _COUNT)):
+        if asks.search(question):
+            return kind
     if _ASKS_NUMBER.search(question):
         return _NUMBER
     if _ASKS_NAME.search(question):
