@@ -66,13 +66,13 @@ def test_confidence_features_order() -> None:
 
 
 def test_holds_new_ignores_what_the_question_already_says() -> None:
-    from inspect_qa.answers import _NUMBER, _PROPER_NAME
+    from inspect_qa.answers import _NUMBER, PROPER_NAME
 
     q = "How many of the 30 social workers left in 2016?"
     assert not holds_new(_NUMBER, "Of the 30 social workers, in 2016 many left.", q)
     assert holds_new(_NUMBER, "Of the 30 social workers, 12 left in 2016.", q)
-    assert not holds_new(_PROPER_NAME, "Alison Smale wrote it.", "Did Alison Smale write it?")
-    assert holds_new(_PROPER_NAME, "Andy Waugh wrote it.", "Did Alison Smale write it?")
+    assert not holds_new(PROPER_NAME, "Alison Smale wrote it.", "Did Alison Smale write it?")
+    assert holds_new(PROPER_NAME, "Andy Waugh wrote it.", "Did Alison Smale write it?")
 
 
 def test_shipped_calibration_matches_the_features() -> None:
@@ -139,3 +139,17 @@ def test_a_number_the_answering_document_never_mentions_counts_against_it(
         evid[question] = retriever.answer_features(qq, sig, s, rows, mask)[2]
     unmentioned = CONFIDENCE_FEATURES.index("numbers_unmentioned") - 5  # evidence part
     assert evid[q][unmentioned] == 0.0 and evid[q_year][unmentioned] == 1.0
+
+
+def test_names_are_runs_of_words_the_corpus_never_writes_in_lower_case() -> None:
+    from inspect_qa.answers import PROPER_NAME, lower_case_words, type_words
+
+    corpus = lower_case_words(["the strategic director and the independent chair met.",
+                               "A new chief officer started."])
+    assert "strategic" in corpus and "jenny" not in corpus
+    found = type_words(PROPER_NAME, "The Strategic Director met Jenny Turnross.", corpus)
+    assert found == (frozenset({"jenny", "turnross"}),)
+    assert type_words(PROPER_NAME, "The Independent Chair started in April.", corpus) == ()
+    assert type_words(PROPER_NAME, "Dear Mr Oakman", corpus) != ()
+    # Without a corpus, any two capitalised words in a row count.
+    assert type_words(PROPER_NAME, "The Independent Chair started.") != ()

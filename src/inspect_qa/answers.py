@@ -72,7 +72,12 @@ _COUNT = re.compile(
     r"(?<![£$€\d.,])\b\d[\d,.]*\b(?![\d,.]*\s?(?:%|per ?cent))|"
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
     r"fifty|hundred|thousand|dozen)\b", re.I)
-_PROPER_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Cllr)\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b")
+#: A name: a title (Mr, Dr...) or two capitalised words in a row. With the words a corpus writes
+#: in lower case (see :func:`type_words`), only runs of words it always capitalises count.
+PROPER_NAME = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Cllr|Councillor)\.?\s+[A-Z]|\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+"
+)
+_TITLE = re.compile(r"(?:Mr|Mrs|Ms|Dr|Cllr|Councillor)\b")
 _ASKS_NAME = re.compile(r"\bname of\b|\bby name\b|\bnamed?\b|\bwho (?:is|was) the\b", re.I)
 _ASKS_PERSON = re.compile(
     r"\bwho\b|\bwhom\b|\bwhose\b|\b(?:what|which) (?:person|officer|inspector|post|role|job|"
@@ -110,9 +115,17 @@ def refers_back(sentence: str) -> bool:
     return bool(_REFERS_BACK.match(sentence.lstrip()))
 
 
-def type_words(pattern: re.Pattern[str], text: str) -> tuple[frozenset[str], ...]:
+def type_words(pattern: re.Pattern[str], text: str,
+               lower_case: frozenset[str] | None = None) -> tuple[frozenset[str], ...]:
     """For each match of ``pattern`` in ``text``, the whole words it falls in, lower-cased
-    ("12" in "12 left", not its digit "1")."""
+    ("12" in "12 left", not its digit "1").
+
+    For :data:`PROPER_NAME` with ``lower_case`` (the words a corpus also writes in lower case):
+    only runs of capitalised words holding at least two that are never written in lower case
+    ("Jenny Turnross", not "The Strategic Director"), or a title and a name ("Mr Oakman").
+    """
+    if pattern is PROPER_NAME and lower_case is not None:
+        return _names(text, lower_case)
     out = []
     for m in pattern.finditer(text):
         a, b = m.start(), m.end()
@@ -122,6 +135,24 @@ def type_words(pattern: re.Pattern[str], text: str) -> tuple[frozenset[str], ...
             b += 1
         out.append(frozenset(w.strip(_EDGE).lower() for w in text[a:b].split()))
     return tuple(out)
+
+
+def _names(text: str, lower_case: frozenset[str]) -> tuple[frozenset[str], ...]:
+    out = []
+    for m in PROPER_NAME.finditer(text):
+        a, b = m.start(), m.end()
+        while b < len(text) and not text[b].isspace():
+            b += 1  # the whole last word
+        words = [w.strip(_EDGE) for w in text[a:b].split()]
+        proper = [w.lower() for w in words if w and w.lower() not in lower_case]
+        if _TITLE.match(words[0]) or len(proper) >= 2:
+            out.append(frozenset(proper or (w.lower() for w in words)))
+    return tuple(out)
+
+
+def lower_case_words(texts: list[str]) -> frozenset[str]:
+    """The words ``texts`` write in lower case somewhere (so not only as names)."""
+    return frozenset(w for t in texts for w in re.findall(r"\b[a-z][a-z'’-]*", t))
 
 
 def asked_words(question: str) -> frozenset[str]:
@@ -150,7 +181,7 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     if _ASKS_NUMBER.search(question):
         return _NUMBER
     if _ASKS_NAME.search(question):
-        return _PROPER_NAME
+        return PROPER_NAME
     if _ASKS_PERSON.search(question):
         return _PERSON
     return None

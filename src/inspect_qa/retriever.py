@@ -24,6 +24,7 @@ from .answers import (
     confidence_features,
     default_calibration,
     is_new,
+    lower_case_words,
     refers_back,
     type_words,
 )
@@ -600,8 +601,16 @@ class Retriever:
         key = (pattern.pattern, j)
         found = cache.get(key)
         if found is None:
-            found = type_words(pattern, self._sentence_text(j))
+            found = type_words(pattern, self._sentence_text(j), self._lower_case())
             cache[key] = found
+        return found
+
+    def _lower_case(self) -> frozenset[str]:
+        """Words the corpus writes in lower case somewhere (cached): the rest are names."""
+        found: frozenset[str] | None = self.__dict__.get("_lower_case_words")
+        if found is None:
+            found = lower_case_words([d.text for d in self.index.documents.values()])
+            self.__dict__["_lower_case_words"] = found
         return found
 
     def _sentence_tokens(self, j: int) -> frozenset[str]:
