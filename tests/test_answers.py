@@ -153,3 +153,15 @@ def test_names_are_runs_of_words_the_corpus_never_writes_in_lower_case() -> None
     assert type_words(PROPER_NAME, "Dear Mr Oakman", corpus) != ()
     # Without a corpus, any two capitalised words in a row count.
     assert type_words(PROPER_NAME, "The Independent Chair started.") != ()
+
+
+def test_document_mismatch_counts_named_reports_not_months(retriever: Retriever) -> None:
+    mismatch = CONFIDENCE_FEATURES.index("document_mismatch") - 5  # evidence part
+    def evidence(question: str) -> float:
+        qq, sig, s, rows, mask = retriever._rank(question, 5, "hybrid", None, for_answer=True)
+        return float(retriever.answer_features(qq, sig, s, rows, mask)[2][mismatch])
+    assert evidence("What did the third monitoring visit find about caseloads?") == 0.0
+    assert evidence("What did the fifth monitoring visit find about caseloads?") == 1.0
+    # A month no report is dated is often a date inside one: not a mismatch.
+    assert evidence("What were caseloads in the assessment team in May 2017?") == 0.0
+    assert evidence("How long did children wait for adoption?") == 0.0

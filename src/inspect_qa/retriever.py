@@ -571,8 +571,11 @@ class Retriever:
         unknown = sum(
             w for t, w in zip(q_tokens, weights, strict=True) if t not in lex.vocabulary) / total
         dc = sig.dense_chunk if mask is None else np.where(mask, sig.dense_chunk, -1.0)
-        # The question names a report (a date, a visit) that no document is: likely unanswered.
-        mismatch = 1.0 - float(sig.document_hint.max()) if sig.hinted else 0.0
+        # The question names a report (the third visit, a news item) that no document is:
+        # likely unanswered. A month it names is as often a date inside a report as a
+        # report's own date, so months do not count here.
+        named = replace(document_hints(question), month_years=())
+        mismatch = 1.0 - max(hint_match(d, named) for d in ix.documents.values()) if named else 0.0
         top_late = sig.late_chunk[rows[0]] if sig.late_chunk is not None else np.nan
         numbers = set(DIGITS.findall(question))
         unmentioned = (len(numbers - self._document_numbers(ix.chunks[rows[0]].doc_id))
