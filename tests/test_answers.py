@@ -37,6 +37,8 @@ from inspect_qa.query import DocumentHints, document_hints, hint_match
         ("How many children were adopted?", "41 children", "38% of children"),
         ("How many staff joined?", "seven staff", "£2,000 per applicant"),
         ("By how much did referrals rise?", "37% higher", "referrals rose"),
+        ("How much training did new staff receive?", "12 days of training", "training was good"),
+        ("How often do managers audit files?", "each month", "Each child has a plan"),
     ],
 )
 def test_answer_type(question: str, sample: str, other: str) -> None:
@@ -150,7 +152,15 @@ def test_names_are_runs_of_words_the_corpus_never_writes_in_lower_case() -> None
     found = type_words(PROPER_NAME, "The Strategic Director met Jenny Turnross.", corpus)
     assert found == (frozenset({"jenny", "turnross"}),)
     assert type_words(PROPER_NAME, "The Independent Chair started in April.", corpus) == ()
-    assert type_words(PROPER_NAME, "Dear Mr Oakman", corpus) != ()
+    # A title makes a name even of one word the corpus writes in lower case elsewhere.
+    assert type_words(PROPER_NAME, "Mr Smith wrote.", corpus | {"smith"}) != ()
+    assert type_words(PROPER_NAME, "The Leader Councillor Smith wrote.", corpus | {"smith"}) != ()
+    assert type_words(PROPER_NAME, "The Smith wrote.", corpus | {"smith"}) == ()
+    # Plurals and addresses: "inspectors" makes "Inspector" common; an e-mail address does not
+    # make "jenny" common.
+    common = lower_case_words(["two inspectors visited", "jenny.turnross@ofsted.gov.uk"])
+    assert type_words(PROPER_NAME, "Her Majesty's Inspector Jenny Turnross", common) != ()
+    assert "inspector" in common and "jenny" not in common
     # Without a corpus, any two capitalised words in a row count.
     assert type_words(PROPER_NAME, "The Independent Chair started.") != ()
 

@@ -51,21 +51,21 @@ _ASKS_NUMBER = re.compile(
 # Finer kinds of figure: a sum of money, a share, a length of time, how often, a count.
 _ASKS_MONEY = re.compile(
     r"\bhow much\b.*\b(?:money|fund(?:s|ing|ed)?|pay|paid|spend|spent|cost|costs|budget|invest"
-    r"(?:ed|ment)?|grant|receive[ds]?|get|got|worth|price|fees?|salary)\b|"
+    r"(?:ed|ment)?|grant|price|fees?|salary)\b|"
     r"\bwhat (?:budget|cost|price|sum|salary|fee)\b", re.I
 )
 _MONEY = re.compile(r"[£$€]|\b(?:pounds?|million|billion)\b|\b\d+(?:\.\d+)?(?:m|bn|k)\b", re.I)
 _ASKS_SHARE = re.compile(r"\bwhat (?:percentage|proportion|share|per ?cent)\b|\bwhat %", re.I)
 # A share: a figure with "%" or "per cent" (a bare "% of conferences" is not one), or a fraction.
 _SHARE = re.compile(r"\d\s?(?:%|per ?cent\b)|\b(?:half|halves|quarters?|thirds?|majority|"
-                    r"minority|one in)\b", re.I)
+                    r"minority)\b|\bone in (?:\d|two|three|four|five|ten)", re.I)
 _ASKS_DURATION = re.compile(r"\bhow long\b|\bfor how long\b", re.I)
-_DURATION = re.compile(rf"(?:\d|\b(?:{_NUMBER_WORDS}|a|an|several|few)\b)[\w\s-]{{0,12}}?\b"
+_DURATION = re.compile(rf"(?:\d|\b(?:{_NUMBER_WORDS}|several|few)\b)[\w\s-]{{0,12}}?\b"
                        r"(?:hours?|days?|weeks?|fortnights?|months?|years?|decades?)\b", re.I)
 _ASKS_FREQUENCY = re.compile(r"\bhow often\b|\bhow frequently\b", re.I)
 _FREQUENCY = re.compile(
-    r"\b(?:hourly|daily|weekly|fortnightly|monthly|quarterly|annually|yearly|every|each|once|"
-    r"twice|times)\b|\b(?:per|a) (?:day|week|month|quarter|year)\b", re.I)
+    r"\b(?:hourly|daily|weekly|fortnightly|monthly|quarterly|annually|yearly|every|once|twice)\b"
+    r"|\b(?:per|a|each) (?:day|week|fortnight|month|quarter|year)\b|\btimes a\b", re.I)
 _ASKS_COUNT = re.compile(r"\bhow many\b|\bwhat number\b", re.I)
 # A count: a figure that is not a share (78%) or a sum of money (£2,000).
 _COUNT = re.compile(
@@ -137,6 +137,9 @@ def type_words(pattern: re.Pattern[str], text: str,
     return tuple(out)
 
 
+_ADDRESS = re.compile(r"\S+@\S+|\bwww\.\S+|\S+://\S+")
+
+
 def _names(text: str, lower_case: frozenset[str]) -> tuple[frozenset[str], ...]:
     out = []
     for m in PROPER_NAME.finditer(text):
@@ -144,15 +147,22 @@ def _names(text: str, lower_case: frozenset[str]) -> tuple[frozenset[str], ...]:
         while b < len(text) and not text[b].isspace():
             b += 1  # the whole last word
         words = [w.strip(_EDGE) for w in text[a:b].split()]
-        proper = [w.lower() for w in words if w and w.lower() not in lower_case]
-        if _TITLE.match(words[0]) or len(proper) >= 2:
+        proper = [w.lower() for w in words
+                  if w and w.lower().replace("’", "'") not in lower_case]
+        if any(_TITLE.fullmatch(w) for w in words) or len(proper) >= 2:
             out.append(frozenset(proper or (w.lower() for w in words)))
     return tuple(out)
 
 
 def lower_case_words(texts: list[str]) -> frozenset[str]:
-    """The words ``texts`` write in lower case somewhere (so not only as names)."""
-    return frozenset(w for t in texts for w in re.findall(r"\b[a-z][a-z'’-]*", t))
+    """The words ``texts`` write in lower case somewhere (so not only as names), singular and
+    plural ("inspectors" makes "inspector" a common word too); e-mail and web addresses do not
+    count."""
+    words: set[str] = set()
+    for t in texts:
+        for w in re.findall(r"\b[a-z][a-z'’-]*", _ADDRESS.sub(" ", t).replace("’", "'")):
+            words.update((w, w + "s", w[:-1] if w.endswith("s") else w))
+    return frozenset(words)
 
 
 def asked_words(question: str) -> frozenset[str]:
