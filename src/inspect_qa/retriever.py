@@ -72,8 +72,6 @@ class Signals:
     #: The same evidence per sentence (``None`` for a kind not computed), kept for answers.
     sentence_dense_all: np.ndarray | None = None
     sentence_lexical_all: np.ndarray | None = None
-    #: Whether the question names a report (a date, a visit, a kind) at all.
-    hinted: bool = False
     #: The question's word pieces (stopwords dropped) and their rarity weights.
     query_tokens: TokenVectors | None = None
     query_weights: np.ndarray | None = None
@@ -301,7 +299,7 @@ class Retriever:
         if hints:
             match = {d: hint_match(doc, hints) for d, doc in ix.documents.items()}
             meta = np.array([match[c.doc_id] for c in ix.chunks], dtype=np.float32)
-        return Signals(dc, ds, lc, ls, meta, qv, sd, sl, bool(hints), toks, weights)
+        return Signals(dc, ds, lc, ls, meta, qv, sd, sl, query_tokens=toks, query_weights=weights)
 
     def _query_pieces(self, pieces: TokenVectors) -> tuple[TokenVectors, np.ndarray]:
         """The question's pieces that carry meaning and their rarity weights over the passages.
@@ -584,10 +582,13 @@ class Retriever:
                              float(np.nan_to_num(top_late)), mismatch, unmentioned])
         return shown, feats, evidence
 
+    def _document_text(self, j: int) -> str:
+        """The text of the document holding sentence ``j``."""
+        return self.index.documents[self.index.chunks[self.index.sentences[j].chunk].doc_id].text
+
     def _sentence_text(self, j: int) -> str:
         s = self.index.sentences[j]
-        doc_id = self.index.chunks[s.chunk].doc_id
-        return self.index.documents[doc_id].text[s.start : s.end]
+        return self._document_text(j)[s.start : s.end]
 
     def _document_numbers(self, doc_id: str) -> frozenset[str]:
         cache: dict[str, frozenset[str]] = self.__dict__.setdefault("_numbers_cache", {})
@@ -620,8 +621,7 @@ class Retriever:
         cache: dict[int, frozenset[str]] = self.__dict__.setdefault("_tokens_cache", {})
         toks = cache.get(j)
         if toks is None:
-            ref = self.index.sentences[j]
-            text = ref.read_text(self.index.documents[self.index.chunks[ref.chunk].doc_id].text)
+            text = self.index.sentences[j].read_text(self._document_text(j))
             toks = frozenset(self.index.lexical.tokenize(text))
             cache[j] = toks
         return toks
