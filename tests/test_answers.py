@@ -17,6 +17,7 @@ from inspect_qa.answers import (
 )
 from inspect_qa.calibrate import _threshold
 from inspect_qa.chunking import normalise
+from inspect_qa.confidence import NO_CONTENT_HINT
 from inspect_qa.documents import Document
 from inspect_qa.query import DocumentHints, document_hints, hint_match
 
@@ -61,9 +62,10 @@ def test_probability_is_the_logistic_of_the_standardised_features() -> None:
 def test_confidence_features_order() -> None:
     sentence = np.array([0.9, 0.8, 0.7, 1.0, 0.0, 0.65])  # SENTENCE_FEATURES order
     assert len(sentence) == len(SENTENCE_FEATURES)
-    evidence = np.array([0.6, 0.1, 0.4, 0.55, 0.0, 0.5])
+    evidence = np.array([0.6, 0.1, 0.4, 0.55, 0.0, 0.5, 3.0, 0.2, 1.0, 0.25, 0.3])
     x = confidence_features(2.5, sentence, evidence)
-    assert x.tolist() == [2.5, 0.9, 0.7, 1.0, 0.65, 0.6, 0.1, 0.4, 0.55, 0.0, 0.5]
+    assert x.tolist() == [2.5, 0.9, 0.7, 1.0, 0.65, 0.6, 0.1, 0.4, 0.55, 0.0, 0.5, 3.0, 0.2,
+                          1.0, 0.25, 0.3]
     assert len(x) == len(CONFIDENCE_FEATURES)
 
 
@@ -175,3 +177,30 @@ def test_document_mismatch_counts_named_reports_not_months(retriever: Retriever)
     # A month no report is dated is often a date inside one: not a mismatch.
     assert evidence("What were caseloads in the assessment team in May 2017?") == 0.0
     assert evidence("How long did children wait for adoption?") == 0.0
+
+
+def test_a_question_with_nothing_to_look_up_gets_a_hint_not_an_answer(
+        retriever: Retriever) -> None:
+    always = replace(retriever.calibration, threshold=0.0)
+    r = Retriever(retriever.index, retriever.embedder, calibration=always)
+    for question in ("hello", "???", "Thanks!", "what is it?"):
+        a = r.answer(question)
+        assert not a.found and a.confidence == 0.0 and a.text == ""
+        assert a.reason == NO_CONTENT_HINT
+    # the same threshold answers a real question
+    assert r.answer("How long do children wait for adoption?").found
+
+
+def test_not_found_names_the_words_the_reports_never_use(retriever: Retriever) -> None:
+    never = replace(retriever.calibration, threshold=1.01)
+    r = Retriever(retriever.index, retriever.embedder, calibration=never)
+    a = r.answer("What is the capital of France?")
+    assert not a.found
+    assert a.reason.startswith("Nothing in these reports matches “capital”, “France”")
+    a = r.answer("How long do children wait for adoption in Paris?")
+    assert "“Paris”" in a.reason and "“children”" not in a.reason
+    a = r.answer("How long do children wait for adoption?")
+    assert a.reason.startswith("No sentence in these reports answers the question well enough")
+    assert a.to_dict()["reason"] == a.reason
+    candidate = r.answer_candidate("How long do children wait for adoption?")
+    assert candidate.found and candidate.reason == "" and candidate.confidence == a.confidence

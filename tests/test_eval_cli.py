@@ -56,8 +56,14 @@ def test_gold_run_writes_results(corpus: Path, gold: Path, tmp_path: Path,
     assert {"package_version", "model_fingerprint", "git_commit", "date"} <= set(env)
     assert data["config"]["modes"] == ["dense", "lexical", "hybrid"]
     saved = sorted((tmp_path / "results").iterdir())
-    assert [p.suffix for p in saved] == [".json", ".md"]
-    assert "# Gold-set evaluation" in saved[1].read_text()
+    assert sorted(p.suffix for p in saved) == [".json", ".md", ".png"]
+    report = next(p for p in saved if p.suffix == ".md").read_text()
+    assert "# Gold-set evaluation" in report
+    plot = next(p for p in saved if p.suffix == ".png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({plot.name})" in report
+    assert "## Calibration (hybrid)" in report and "## Abstention by kind" in report
+    cal = data["modes"]["hybrid"]["calibration"]
+    assert cal["n"] == 4 and sum(b["n"] for b in cal["bins"]) == 4
 
 
 def test_fail_under_and_compare(corpus: Path, gold: Path, tmp_path: Path,

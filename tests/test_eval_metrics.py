@@ -120,3 +120,18 @@ def test_judge_answer() -> None:
     assert judge_answer(item, answer(0, 6)) == (False, False)   # another sentence
     assert judge_answer(item, answer(*sentence, source="b")) == (False, False)
     assert judge_answer(item, answer(*sentence, found=False)) == (False, False)
+
+
+def test_reliability_table_and_expected_calibration_error() -> None:
+    from inspect_qa.eval.metrics import expected_calibration_error, reliability
+
+    conf = [0.05, 0.15, 0.12, 0.95, 0.91, 1.0]
+    right = [False, False, True, True, True, False]
+    table = reliability(conf, right)
+    assert [(b["low"], b["n"]) for b in table["bins"]] == [(0.0, 1), (0.1, 2), (0.9, 3)]
+    # ECE = Σ n_b/n |conf_b − right_b|
+    want = (1 / 6 * abs(0.05 - 0) + 2 / 6 * abs(0.135 - 0.5)
+            + 3 / 6 * abs((0.95 + 0.91 + 1.0) / 3 - 2 / 3))
+    assert table["ece"] == pytest.approx(want, abs=1e-4)
+    assert expected_calibration_error(conf, right) == table["ece"]
+    assert reliability([], [])["ece"] == 0.0

@@ -146,9 +146,11 @@ def test_answer_passage_is_found_by_offsets_when_not_given() -> None:
 
 def test_answer_card_says_not_found_and_points_to_the_passages() -> None:
     doc = _doc()
-    a = Answer("q?", False, "", None, None, None, 0.31, (_passage(doc, 0, 40),))
+    a = Answer("q?", False, "", None, None, None, 0.31, (_passage(doc, 0, 40),),
+               reason="Nothing in these reports matches “<b>France</b>”.")
     html = answer_card(a, {doc.id: doc})
-    assert "Not found in these documents" in html and "31%" in html
+    assert "Not found in these documents" in html
+    assert "Nothing in these reports matches “&lt;b&gt;France&lt;/b&gt;”" in html
     assert ANSWER not in html
     empty = answer_card(Answer("q?", False, "", None, None, None, 0.0, ()), {})
     assert "No matching passages" in empty

@@ -89,7 +89,8 @@ _EDGE = ".,;:!?()[]'\"‘’“”"
 SENTENCE_FEATURES = ("dense", "lexical", "coverage", "type_match", "two_sentences", "late")
 CONFIDENCE_FEATURES = ("best_score", "dense", "coverage", "type_match", "late",
                        "passage_coverage", "unknown_words", "top_dense_chunk", "top_late_chunk",
-                       "document_mismatch", "numbers_unmentioned")
+                       "document_mismatch", "numbers_unmentioned", "dense_standing",
+                       "lexical_strength", "agreement", "names_unmentioned", "margin")
 #: Runs of digits: a question naming "2019" or "24 hours" whose answering document never
 #: mentions that number is likely about something else.
 DIGITS = re.compile(r"\d+")
@@ -99,7 +100,11 @@ def confidence_features(score: float, sentence: np.ndarray, evidence: np.ndarray
     """``CONFIDENCE_FEATURES`` of a chosen sentence: its score, its dense, coverage, type and
     late-interaction features, then the question-wide evidence (passage coverage, unknown
     words, best chunk similarity, top passage's late interaction, document mismatch, share of
-    the question's numbers its document never mentions)."""
+    the question's numbers its document never mentions, how far the best passage stands above
+    the corpus, its share of the question's BM25 weight, dense/lexical agreement on it, share
+    of the names the question uses that its document never mentions, the best passage's lead
+    over the next; see
+    :mod:`inspect_qa.confidence`)."""
     return np.concatenate([[score], sentence[[0, 2, 3, 5]], evidence])
 
 
@@ -217,6 +222,9 @@ class Answer:
     passages: tuple[Passage, ...] = field(default_factory=tuple)
     #: Index into ``passages`` of the passage holding the answer (``None`` when not found).
     passage_index: int | None = None
+    #: Why there is no answer, for the reader ("" when found): the question's words the
+    #: reports never use, or a hint when it has no words to look up.
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -228,7 +236,10 @@ class Answer:
 class Calibration:
     """Weights for choosing the answer sentence, and the logistic model for its confidence.
 
-    ``found`` is ``confidence >= threshold``.
+    ``found`` is ``confidence >= threshold``. ``gates`` hold, for a few features, the least
+    value answerable questions reach (their 1st percentile in the fit): a question whose
+    evidence falls below one lies outside everything the reports answer, and its confidence
+    is 0 whatever the rest says.
     """
 
     sentence_weights: tuple[float, ...]
@@ -238,11 +249,19 @@ class Calibration:
     feature_scale: tuple[float, ...]
     threshold: float
     provenance: dict[str, Any] = field(default_factory=dict)
+    gates: dict[str, float] = field(default_factory=dict)
 
     def sentence_score(self, features: np.ndarray) -> np.ndarray:
         return features @ np.asarray(self.sentence_weights)
 
+    def gated(self, features: np.ndarray) -> bool:
+        """Whether ``features`` fall below a gate (see the class docstring)."""
+        return any(features[CONFIDENCE_FEATURES.index(name)] < low
+                   for name, low in self.gates.items())
+
     def probability(self, features: np.ndarray) -> float:
+        if self.gated(features):
+            return 0.0
         x = (np.asarray(features) - np.asarray(self.feature_mean)) / np.asarray(self.feature_scale)
         z = self.confidence_bias + float(np.dot(self.confidence_weights, x))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
@@ -260,6 +279,7 @@ class Calibration:
             feature_scale=tuple(d["feature_scale"]),
             threshold=float(d["threshold"]),
             provenance=dict(d.get("provenance", {})),
+            gates={str(k): float(v) for k, v in d.get("gates", {}).items()},
         )
 
 

@@ -114,8 +114,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(f"Answer ({a.confidence:.0%} confident): {a.text}")
         print(f"  — {a.source}:{a.start}-{a.end}\n")
     else:
-        print(f"Not found in these documents (confidence {a.confidence:.0%}). "
-              "Closest passages:\n")
+        print(f"Not found in these documents. {a.reason}")
+        if a.passages:
+            print("Closest passages:\n")
     for i, p in enumerate(a.passages, 1):
         where = " · ".join(x for x in (p.date, p.section, f"p. {p.page}" if p.page else None) if x)
         print(f"[{i}] {p.title}" + (f" ({where})" if where else ""))

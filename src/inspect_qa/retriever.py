@@ -29,6 +29,16 @@ from .answers import (
     type_words,
 )
 from .chunking import Chunk, ChunkSettings, normalise
+from .confidence import (
+    NO_CONTENT_HINT,
+    QuestionTerms,
+    document_words,
+    question_names,
+    question_terms,
+    reason_not_found,
+    reciprocal_rank,
+    standing,
+)
 from .embedding import Embedder, TokenVectors, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .index import build_index, resolve_config
@@ -487,10 +497,39 @@ class Retriever:
         those :meth:`search` returns; the answer is a sentence of one of the first
         ``ANSWER_PASSAGES`` of them.
         """
+        candidate, terms = self._candidate(question, k, mode, filters)
+        threshold = self.calibration.threshold
+        if not terms.words:  # nothing to look up ("hello", "???"): say what to ask instead
+            return replace(candidate, found=False, text="", source=None, start=None, end=None,
+                           confidence=0.0, passage_index=None, reason=NO_CONTENT_HINT)
+        if not candidate.found or candidate.confidence < threshold:
+            return replace(candidate, found=False, text="", source=None, start=None, end=None,
+                           passage_index=None,
+                           reason=reason_not_found(terms, candidate.confidence, threshold))
+        return candidate
+
+    def answer_candidate(
+        self,
+        question: str,
+        k: int = 5,
+        mode: Mode | str = "hybrid",
+        *,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """The answer :meth:`answer` would give if it never abstained, with its confidence.
+
+        For evaluation and calibration: it says whether the sentence behind a low confidence
+        was right. ``found`` is False only when no passage matched at all.
+        """
+        return self._candidate(question, k, mode, filters)[0]
+
+    def _candidate(self, question: Any, k: Any, mode: Any, filters: Filters | None
+                   ) -> tuple[Answer, QuestionTerms]:
         q, sig, s, rows, mask = self._rank(question, k, mode, filters, for_answer=True)
+        terms = question_terms(q, self.index.lexical)
         passages = tuple(self.passage(self.index.chunks[r], float(s[r])) for r in rows)
         if not rows:
-            return Answer(q, False, "", None, None, None, 0.0, passages)
+            return Answer(q, False, "", None, None, None, 0.0, passages), terms
         cand, feats, evidence = self.answer_features(q, sig, s, rows, mask)
         cal = self.calibration
         scores = cal.sentence_score(feats)
@@ -498,12 +537,10 @@ class Retriever:
         first, last, rank = cand[best]
         x = confidence_features(float(scores[best]), feats[best], evidence)
         confidence = round(cal.probability(x), 4)
-        if confidence < cal.threshold:
-            return Answer(q, False, "", None, None, None, confidence, passages)
         start, end = self.index.sentences[first].start, self.index.sentences[last].end
         src = passages[rank].source
         text = normalise(self.index.documents[src].text[start:end])
-        return Answer(q, True, text, src, start, end, confidence, passages, rank)
+        return Answer(q, True, text, src, start, end, confidence, passages, rank), terms
 
     def answer_features(
         self, question: str, sig: Signals, s: np.ndarray, rows: Sequence[int],
@@ -563,23 +600,43 @@ class Retriever:
                                        for j in (a, b)))
             feats[i] = (max(dense_s[a], dense_s[b]), max(sl_s[a], sl_s[b]) / sl_max, coverage,
                         type_match, float(b > a), max(late_s[a], late_s[b]))
+        # Question-wide evidence, in absolute terms (see inspect_qa.confidence): the content
+        # words (not "what", "how many", "hello") the best passage holds and the corpus lacks.
+        terms = question_terms(question, lex)
+        content = sorted(set(terms.tokens))
+        c_weights = np.array([lex.idf(t) for t in content]) if content else np.zeros(0)
         top_tokens = set(lex.tokenize(ix.chunks[rows[0]].text))
-        passage_coverage = sum(
-            w for t, w in zip(q_tokens, weights, strict=True) if t in top_tokens) / total
-        unknown = sum(
-            w for t, w in zip(q_tokens, weights, strict=True) if t not in lex.vocabulary) / total
-        dc = sig.dense_chunk if mask is None else np.where(mask, sig.dense_chunk, -1.0)
+        passage_coverage = (sum(w for t, w in zip(content, c_weights, strict=True)
+                                if t in top_tokens) / float(c_weights.sum())) if content else 0.0
+        dc = sig.dense_chunk if mask is None else np.where(mask, sig.dense_chunk, -np.inf)
         # The question names a report (the third visit, a news item) that no document is:
         # likely unanswered. A month it names is as often a date inside a report as a
         # report's own date, so months do not count here.
         named = replace(document_hints(question), month_years=())
         mismatch = 1.0 - max(hint_match(d, named) for d in ix.documents.values()) if named else 0.0
         top_late = sig.late_chunk[rows[0]] if sig.late_chunk is not None else np.nan
+        top_doc = ix.chunks[rows[0]].doc_id
         numbers = set(DIGITS.findall(question))
-        unmentioned = (len(numbers - self._document_numbers(ix.chunks[rows[0]].doc_id))
+        unmentioned = (len(numbers - self._document_numbers(top_doc))
                        / len(numbers)) if numbers else 0.0
-        evidence = np.array([passage_coverage, unknown, float(dc.max()),
-                             float(np.nan_to_num(top_late)), mismatch, unmentioned])
+        # Likewise a name: "Birmingham", "Ofsted's Walsall letter" asked of a Dudley report.
+        names = question_names(question, self._lower_case())
+        names_unmentioned = (len(names - self._document_words(top_doc)) / len(names)
+                             if names else 0.0)
+        # BM25 of the best passage against the most the question's words could give (Lucene's
+        # BM25 gives a word at most its idf): how much of the question it matches at all.
+        q_all = lex.tokenize(question)
+        ceiling = sum(lex.idf(t) for t in q_all) or 1.0
+        lexical_strength = float(sig.lexical_chunk[rows[0]]) / ceiling
+        # How far the best passage leads the next (fused score): a question the reports answer
+        # usually has one place that answers it.
+        margin = float(s[rows[0]] - s[rows[1]]) if len(rows) > 1 else 0.0
+        lc = sig.lexical_chunk if mask is None else np.where(mask, sig.lexical_chunk, -np.inf)
+        agreement = (reciprocal_rank(dc, rows[0]) + reciprocal_rank(lc, rows[0])) / 2
+        evidence = np.array([passage_coverage, terms.unknown_share, float(np.max(dc)),
+                             float(np.nan_to_num(top_late)), mismatch, unmentioned,
+                             standing(dc, rows[0]), lexical_strength, agreement,
+                             names_unmentioned, margin])
         return shown, feats, evidence
 
     def _document_text(self, j: int) -> str:
@@ -589,6 +646,15 @@ class Retriever:
     def _sentence_text(self, j: int) -> str:
         s = self.index.sentences[j]
         return self._document_text(j)[s.start : s.end]
+
+    def _document_words(self, doc_id: str) -> frozenset[str]:
+        """The lower-cased words of a document (cached)."""
+        cache: dict[str, frozenset[str]] = self.__dict__.setdefault("_words_cache", {})
+        found = cache.get(doc_id)
+        if found is None:
+            found = document_words(self.index.documents[doc_id].text)
+            cache[doc_id] = found
+        return found
 
     def _document_numbers(self, doc_id: str) -> frozenset[str]:
         cache: dict[str, frozenset[str]] = self.__dict__.setdefault("_numbers_cache", {})

@@ -49,6 +49,12 @@ class LexicalTokenizer:
         return out
 
 
+def _quiet_bm25s() -> None:
+    # bm25s sets its logger to DEBUG, so its "Building index from tokens" reaches any handler
+    # a program installs: terminal output is for people, not library internals.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
 class LexicalStore:
     """BM25 (Lucene variant, k1=1.5, b=0.75) over token lists, with bm25s."""
 
@@ -61,6 +67,7 @@ class LexicalStore:
     def build(cls, texts: list[str]) -> LexicalStore:
         import bm25s
 
+        _quiet_bm25s()
         tok = LexicalTokenizer()
         corpus = [tok(t) or [""] for t in texts]
         bm25 = bm25s.BM25(**BM25_PARAMS)
@@ -74,6 +81,7 @@ class LexicalStore:
     def load(cls, directory: Path) -> LexicalStore:
         import bm25s
 
+        _quiet_bm25s()
         bm25 = bm25s.BM25.load(str(directory), mmap=False)
         return cls(bm25, LexicalTokenizer())
 

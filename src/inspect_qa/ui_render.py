@@ -188,9 +188,8 @@ def answer_card(a: Answer, docs: Mapping[str, Document]) -> str:
         return (
             '<section class="iqa-card iqa-notfound" data-testid="answer-card">'
             '<div class="iqa-kicker">Not found in these documents</div>'
-            "<p>No sentence in the passages below answers the question with enough confidence "
-            f"(best candidate {a.confidence:.0%}). They are the closest passages: read them "
-            "before concluding the documents are silent.</p></section>"
+            f"<p>{escape(a.reason)} The passages below are the closest: read them before "
+            "concluding the documents are silent.</p></section>"
         )
     p = a.passages[held]
     text = docs[p.source].text

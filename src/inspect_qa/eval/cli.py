@@ -120,8 +120,9 @@ def run_beir_eval(args: argparse.Namespace) -> dict[str, Any]:
 
 def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
     from .diagnostics import cause_counts
+    from .plot import reliability_plot
     from .report import beir_markdown, beir_table, gold_markdown, gold_table
-    from .results import save, write_json
+    from .results import save, stem, write_json
 
     if result["kind"] == "beir":
         markdown = beir_markdown(result)
@@ -130,13 +131,22 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
               f"wall time {result['timing']['total_s']:.0f} s")
         name = f"beir-{result['dataset']}"
     else:
-        markdown = gold_markdown(result)
+        name = f"{Path(args.gold).stem}-{Path(args.corpus).resolve().name}"
+        mode = "hybrid" if "hybrid" in result["modes"] else next(iter(result["modes"]))
+        plot = None if args.no_save else f"{stem(result, name)}-reliability.png"
+        markdown = gold_markdown(result, plot=plot)
         print(gold_table(result))
         misses = result["misses"]
         top = "; ".join(f"{c} ({n})" for c, n in cause_counts(misses)[:4])
         print(f"misses (evidence not in some mode's top 5): {len(misses)}" + (
             f" — {top}" if top else ""))
-        name = f"{Path(args.gold).stem}-{Path(args.corpus).resolve().name}"
+        a, cal = result["modes"][mode]["answers"], result["modes"][mode]["calibration"]
+        print(f"{mode}: unanswerable abstained {a['abstention_recall']:.3f}, answerable wrongly "
+              f"abstained {a['wrong_abstention_rate']:.3f}, calibration error {cal['ece']:.3f}")
+        if plot:
+            Path(args.results).mkdir(parents=True, exist_ok=True)
+            reliability_plot(cal, Path(args.results) / plot,
+                             f"{Path(args.gold).name}, {mode}")
     if args.json:
         write_json(result, args.json)
     if not args.no_save:

@@ -93,6 +93,7 @@ def answer_metrics(records: Iterable[Mapping[str, Any]]) -> dict[str, float | in
     - ``answer_overlap``       = answers overlapping evidence / answerable questions
     - ``abstention_precision`` = abstentions on unanswerable / all abstentions
     - ``abstention_recall``    = abstentions on unanswerable / unanswerable questions
+    - ``wrong_abstention_rate`` = abstentions on answerable / answerable questions
 
     A ratio with nothing to count (no abstentions, say) is 0.0.
     """
@@ -111,6 +112,8 @@ def answer_metrics(records: Iterable[Mapping[str, Any]]) -> dict[str, float | in
         "abstention_precision": ratio(right_abstentions, len(abstained)),
         "abstention_recall": ratio(right_abstentions, len(unanswerable)),
         "abstained_on_answerable": sum(1 for r in answerable if not r["found"]),
+        "wrong_abstention_rate": ratio(sum(1 for r in answerable if not r["found"]),
+                                       len(answerable)),
         "wrong_answer": sum(1 for r in answerable if r["found"] and not r["correct"]),
         "answered_unanswerable": len(unanswerable) - right_abstentions,
     }
@@ -130,3 +133,35 @@ def mean_by_tag(
                 row[metric] = round(float(np.mean(vals)), 4)
         out[tag] = row
     return out
+
+
+def expected_calibration_error(confidence: Sequence[float] | np.ndarray,
+                               right: Sequence[bool] | np.ndarray,
+                               bins: int = 10) -> float:
+    """ECE = Σ_b (n_b / n) · |mean confidence in b − share right in b| over ``bins`` equal-width
+    confidence bins ([0, 0.1), [0.1, 0.2), ..., [0.9, 1.0]); 0.0 for no questions."""
+    return reliability(confidence, right, bins)["ece"]
+
+
+def reliability(confidence: Sequence[float] | np.ndarray, right: Sequence[bool] | np.ndarray,
+                bins: int = 10
+                ) -> dict[str, Any]:
+    """The reliability table behind :func:`expected_calibration_error`: for each non-empty
+    confidence bin, its bounds, ``n``, mean confidence and the share of answers that were
+    right; and ``ece``. "70% confident" is calibrated when about 70% of such answers are
+    right."""
+    c = np.asarray(confidence, dtype=float)
+    y = np.asarray(right, dtype=float)
+    which = np.clip((c * bins).astype(int), 0, bins - 1)
+    rows = []
+    ece = 0.0
+    for b in range(bins):
+        inside = which == b
+        n = int(inside.sum())
+        if not n:
+            continue
+        conf, share = float(c[inside].mean()), float(y[inside].mean())
+        ece += n / len(c) * abs(conf - share)
+        rows.append({"low": round(b / bins, 2), "high": round((b + 1) / bins, 2), "n": n,
+                     "mean_confidence": round(conf, 4), "share_right": round(share, 4)})
+    return {"bins": rows, "ece": round(ece, 4) if len(c) else 0.0, "n": len(c)}

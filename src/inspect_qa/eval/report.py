@@ -59,8 +59,31 @@ def _provenance(result: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def gold_markdown(result: Mapping[str, Any], max_misses: int = 40) -> str:
-    """The short Markdown report of a gold-set run."""
+def abstention_table(result: Mapping[str, Any], mode: str, markdown: bool = False) -> str:
+    """For each kind of question (its tags), how many were asked and how many abstained: the
+    unanswerable kinds should be abstained, the answerable ones answered."""
+    header = ["kind", "n", "abstained", "answered"]
+    rows = []
+    for tag, row in result["modes"][mode]["by_tag"].items():
+        n = int(row["n"])
+        abstained = round(row.get("abstained", 0.0) * n)
+        rows.append([tag, str(n), f"{abstained} ({row.get('abstained', 0.0):.0%})",
+                     str(n - abstained)])
+    return _table(header, rows, markdown)
+
+
+def reliability_table(calibration: Mapping[str, Any], markdown: bool = False) -> str:
+    """Confidence bins against how often the answer was right."""
+    header = ["confidence", "n", "mean confidence", "right"]
+    rows = [[f"{b['low']:.1f}–{b['high']:.1f}", str(b["n"]), _num(b["mean_confidence"]),
+             _num(b["share_right"])] for b in calibration["bins"]]
+    return _table(header, rows, markdown)
+
+
+def gold_markdown(result: Mapping[str, Any], max_misses: int = 40,
+                  plot: str | None = None) -> str:
+    """The short Markdown report of a gold-set run (``plot``: the reliability plot's file name,
+    beside the report)."""
     c = result["counts"]
     out = [f"# Gold-set evaluation: {result['config']['gold']} on {result['config']['corpus']}",
            "", *_provenance(result),
@@ -72,6 +95,17 @@ def gold_markdown(result: Mapping[str, Any], max_misses: int = 40) -> str:
     if modes:
         mode = "hybrid" if "hybrid" in modes else modes[0]
         out += [f"## By tag ({mode})", "", tag_table(result, mode, markdown=True), ""]
+        out += [f"## Abstention by kind of question ({mode})", "",
+                abstention_table(result, mode, markdown=True), ""]
+        cal = result["modes"][mode].get("calibration")
+        if cal:
+            out += [f"## Calibration ({mode})", "",
+                    f"Expected calibration error {cal['ece']:.3f} over {cal['n']} questions "
+                    "(10 equal-width bins; an answer is right when it holds a whole evidence "
+                    "quote; for an abstention, the sentence it would have given).", "",
+                    reliability_table(cal, markdown=True), ""]
+            if plot:
+                out += [f"![Reliability: confidence against share right]({plot})", ""]
     misses = result.get("misses", [])
     out += [f"## Misses ({len(misses)}: evidence not in the top 5 of some mode)", ""]
     counts = cause_counts(misses)

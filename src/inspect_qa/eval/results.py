@@ -54,16 +54,21 @@ def environment(model: str, fingerprint: str) -> dict[str, Any]:
     }
 
 
+def stem(result: Mapping[str, Any], name: str) -> str:
+    """``<name>-<date>-<commit>``: the file name (without suffix) a run is saved under."""
+    env = result["environment"]
+    stamp = env["date"].replace("-", "").replace(":", "").replace("+0000", "Z")[:15]
+    commit = (env.get("git_commit") or "nogit")[:7]
+    return f"{name}-{stamp}-{commit}"
+
+
 def save(result: Mapping[str, Any], markdown: str, results_dir: str | Path, name: str
          ) -> tuple[Path, Path]:
     """Write ``<name>-<date>-<commit>.json`` and ``.md`` under ``results_dir``."""
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
-    env = result["environment"]
-    stamp = env["date"].replace("-", "").replace(":", "").replace("+0000", "Z")[:15]
-    commit = (env.get("git_commit") or "nogit")[:7]
-    stem = f"{name}-{stamp}-{commit}"
-    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    stem_ = stem(result, name)
+    json_path, md_path = out / f"{stem_}.json", out / f"{stem_}.md"
     write_json(result, json_path)
     md_path.write_text(markdown, encoding="utf-8")
     return json_path, md_path

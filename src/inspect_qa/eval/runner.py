@@ -18,7 +18,14 @@ from typing import Any
 
 from ..errors import GoldSetError, InvalidQuery
 from .gold import GoldItem, contains_quote
-from .metrics import GOLD_METRICS, answer_metrics, ir_metrics, latency, mean_by_tag
+from .metrics import (
+    GOLD_METRICS,
+    answer_metrics,
+    ir_metrics,
+    latency,
+    mean_by_tag,
+    reliability,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,10 @@ class QuestionRun:
     overlap: bool
     answer_text: str
     answer_source: str | None
+    #: The answer's confidence, and whether the sentence behind it was right (for an
+    #: abstention: the sentence it would have given), for the reliability table.
+    confidence: float = 0.0
+    right: bool = False
 
     @property
     def first_hit(self) -> int | None:
@@ -95,12 +106,17 @@ def run_gold(retriever: Any, items: Sequence[GoldItem], modes: Sequence[str], k:
                 raise GoldSetError(f"{gold_path}:{item.line}: question {item.id} cannot be "
                                    f"asked ({exc})") from exc
             correct, overlap = judge_answer(item, answer)
+            right = correct
+            if not answer.found and item.answerable and answer.passages and answer.confidence:
+                right = judge_answer(item, retriever.answer_candidate(
+                    item.question, k=ANSWER_K, mode=mode))[0]
             rows.append(QuestionRun(
                 id=item.id, mode=mode, labels=credit(item, passages),
                 chunk_ids=tuple(p.chunk_id for p in passages),
                 latency_ms=round((t1 - t0) * 1000, 3), answer_latency_ms=round((t2 - t1) * 1000, 3),
                 found=bool(answer.found), correct=correct, overlap=overlap,
                 answer_text=answer.text, answer_source=answer.source,
+                confidence=float(answer.confidence), right=right,
             ))
         log.info("mode %s: %d questions", mode, len(rows))
         out[mode] = rows
@@ -150,4 +166,5 @@ def summarise(items: Sequence[GoldItem], rows: Sequence[QuestionRun]) -> dict[st
                     **{f"answer_{k}": v
                        for k, v in latency([r.answer_latency_ms for r in rows]).items()}},
         "by_tag": by_tag,
+        "calibration": reliability([r.confidence for r in rows], [r.right for r in rows]),
     }
