@@ -98,7 +98,9 @@ def run_gold_eval(args: argparse.Namespace) -> dict[str, Any]:
         "questions": [
             {"id": it.id, "tags": list(it.tags),
              "first_hit": {m: by_id[m][it.id].first_hit for m in modes},
-             "answer": {m: by_id[m][it.id].answer_text for m in modes}}
+             "answer": {m: by_id[m][it.id].answer_text for m in modes},
+             "confidence": {m: by_id[m][it.id].confidence for m in modes},
+             "right": {m: by_id[m][it.id].right for m in modes}}
             for it in items
         ],
     }
