@@ -81,3 +81,75 @@ def test_ask_marks_whole_question_words_only() -> None:
     assert "How" not in words and "cases" in words
     marked = _mark("However, the court teams hold cases; a teammate in the courtyard.", words)
     assert marked == "However, the [court] [teams] [hold] [cases]; a teammate in the courtyard."
+
+
+def _validator(name: str):
+    import jsonschema
+
+    from tests.conftest import ROOT
+
+    schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_search_and_ask_json_follow_their_schemas(built: Path, capsys) -> None:
+    assert main(["search", "adoption wait days", "--index", str(built), "-k", "2",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    _validator("search").validate(d)
+    assert d["question"] == "adoption wait days" and len(d["passages"]) == 2
+    assert main(["ask", "adoption wait days", "--index", str(built), "--json"]) == 0
+    _validator("answer").validate(json.loads(capsys.readouterr().out))
+    # the schemas can fail: a passage without its offsets is refused
+    del d["passages"][0]["start"]
+    assert not _validator("search").is_valid(d)
+
+
+def test_search_prints_citations(built: Path, capsys) -> None:
+    assert main(["search", "adoption wait days", "--index", str(built), "-k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[1] ") and "sub/news.md:" in out and "Not found" not in out
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_stdin_gives_one_json_line_per_question_and_goes_on_after_errors(
+        command: str, built: Path, capsys, monkeypatch) -> None:
+    import io
+
+    questions = "adoption wait days\n\n   \nfostering panel\n" + "x" * 1200 + "\nsupervision\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(questions))
+    assert main([command, "-", "--index", str(built), "-k", "2"]) == 1  # one line failed
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["question"][:12] for x in lines] == ["adoption wai", "fostering pa", "x" * 12,
+                                                   "supervision"]
+    ok = _validator("answer" if command == "ask" else "search")
+    for x in (lines[0], lines[1], lines[3]):
+        ok.validate(x)
+    _validator("error").validate(lines[2])
+    assert "1000" in lines[2]["error"]
+
+
+def test_filters_on_the_command_line(built: Path, capsys) -> None:
+    assert main(["search", "adoption wait days", "--index", str(built), "--json",
+                 "--source", "letter.txt"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["passages"] and {p["source"] for p in d["passages"]} == {"letter.txt"}
+    assert main(["search", "adoption", "--index", str(built), "--from", "2019-04"]) == 0
+    assert "No passage matches." in capsys.readouterr().out  # the letter is dated March 2019
+    assert main(["search", "adoption", "--index", str(built), "--from", "2019-13"]) == 2
+    assert "date" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(built: Path) -> None:
+    import subprocess
+    import sys
+
+    # 300 answers fill the pipe long after `head` has gone
+    done = subprocess.run(
+        ["bash", "-c", f'for i in $(seq 300); do echo adoption; done | "{sys.executable}" -m '
+                       f'inspect_qa search - -k 5 --index "{built}" | head -n 1 > /dev/null; '
+                       'echo "${PIPESTATUS[1]}"'],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "141"

@@ -337,3 +337,19 @@ def test_readme_api_example_runs(app: Served) -> None:
     lines = out.getvalue().splitlines()
     assert lines, "the example printed nothing"
     assert any(re.search(r"\S+:\d+-\d+", line) for line in lines)  # a source:start-end citation
+
+
+def test_json_api_is_served_beside_the_page(app: Served) -> None:
+    base = app.url.rstrip("/")
+    r = httpx.post(f"{base}/api/answer", json={"question": "adoption wait days"}, timeout=30)
+    assert r.status_code == 200 and r.json()["passages"]
+    assert r.json()["passages"][0]["source"] in {"letter.txt", "sub/news.md", "evil.txt"}
+    bad = httpx.post(f"{base}/api/search", json={"question": "  "}, timeout=30)
+    assert bad.status_code == 400 and bad.json() == {"error": "the question is empty: type a "
+                                                              "question"}
+    spec = httpx.get(f"{base}/api/openapi.json", timeout=30).json()
+    assert {"/search", "/answer", "/documents"} <= set(spec["paths"])
+    docs = httpx.get(f"{base}/api/documents", timeout=30).text
+    for secret in (str(app.index), str(app.corpus), str(ROOT)):
+        assert secret not in docs
+    assert httpx.get(base + "/", timeout=30).status_code == 200  # the page is still there

@@ -1,4 +1,4 @@
-"""Command line: ``inspect-qa index | ask | info | check | eval | serve``."""
+"""Command line: ``inspect-qa index | ask | search | info | check | eval | serve``."""
 
 from __future__ import annotations
 
@@ -31,12 +31,25 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("--chunk-tokens", type=int, default=None,
                     help="largest chunk, in model word pieces (default 200)")
 
-    ask = sub.add_parser("ask", help="answer a question from the index")
-    ask.add_argument("question")
-    ask.add_argument("-k", type=int, default=5, help="passages to return (1-50, default 5)")
-    ask.add_argument("--mode", default="hybrid", help="hybrid (default), dense or lexical")
-    ask.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
-    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    for name, what in (("ask", "answer a question: the sentence that answers it, and its "
+                                "passages"),
+                       ("search", "the best passages for a question, best first")):
+        q = sub.add_parser(name, help=what, description=what + ". QUESTION - reads questions "
+                           "from standard input, one per line, and writes one JSON line each "
+                           "(the model is loaded once).")
+        q.add_argument("question", metavar="QUESTION", help="the question, or - for stdin")
+        q.add_argument("-k", type=int, default=5, help="passages to return (1-50, default 5)")
+        q.add_argument("--mode", default="hybrid", help="hybrid (default), dense or lexical")
+        q.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
+        q.add_argument("--source", action="append", default=None, metavar="DOC",
+                       help="search only this document (repeatable; its id in the corpus)")
+        q.add_argument("--from", dest="date_from", default=None, metavar="DATE",
+                       help="documents dated on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)")
+        q.add_argument("--to", dest="date_to", default=None, metavar="DATE",
+                       help="documents dated on or before DATE")
+        q.add_argument("--json", action="store_true",
+                       help=f"print JSON (schemas/{'answer' if name == 'ask' else 'search'}"
+                            ".schema.json)")
 
     info = sub.add_parser("info", help="summarise an index's manifest")
     info.add_argument("index", nargs="?", default=DEFAULT_INDEX)
@@ -101,28 +114,69 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_ask(args: argparse.Namespace) -> int:
+def _run(r: Any, question: str, args: argparse.Namespace) -> Any:
+    """Check one question with the command's options (as the page and API do) and run it:
+    an ``Answer`` for ``ask``, a list of ``Passage`` for ``search``."""
+    from .ui import check_query
+
+    q = check_query(r, question, args.k, args.mode, args.source, args.date_from, args.date_to)
+    if args.command == "ask":
+        return r.answer(q.question, q.k, q.mode, filters=q.filters)
+    return r.search(q.question, q.k, q.mode, filters=q.filters)
+
+
+def _as_json(question: str, result: Any) -> dict[str, Any]:
+    from .api import search_dict
+
+    return result.to_dict() if hasattr(result, "to_dict") else search_dict(question, result)
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
     from .retriever import Retriever
 
     r = Retriever.load(args.index)
-    a = r.answer(args.question, k=args.k, mode=args.mode)
+    if args.question == "-":
+        return _stream(r, args)
+    result = _run(r, args.question, args)
     if args.json:
-        print(json.dumps(a.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(_as_json(args.question, result), ensure_ascii=False, indent=2))
         return 0
     words = _question_words(args.question)
-    if a.found:
-        print(f"Answer ({a.confidence:.0%} confident): {a.text}")
-        print(f"  — {a.source}:{a.start}-{a.end}\n")
-    else:
-        print(f"Not found in these documents. {a.reason}")
-        if a.passages:
-            print("Closest passages:\n")
-    for i, p in enumerate(a.passages, 1):
+    passages = result.passages if args.command == "ask" else result
+    if args.command == "ask":
+        a = result
+        if a.found:
+            print(f"Answer ({a.confidence:.0%} confident): {a.text}")
+            print(f"  — {a.source}:{a.start}-{a.end}\n")
+        else:
+            print(f"Not found in these documents. {a.reason}")
+            if a.passages:
+                print("Closest passages:\n")
+    elif not passages:
+        print("No passage matches.")
+    for i, p in enumerate(passages, 1):
         where = " · ".join(x for x in (p.date, p.section, f"p. {p.page}" if p.page else None) if x)
         print(f"[{i}] {p.title}" + (f" ({where})" if where else ""))
         print(f"    {p.source}:{p.start}-{p.end}  score {p.score:.3f}")
         print(f"    {_mark(p.text, words)}\n")
     return 0
+
+
+def _stream(r: Any, args: argparse.Namespace) -> int:
+    """One JSON line per line of standard input; a question that cannot be asked gets
+    ``{"question": ..., "error": ...}`` and the rest go on. Exit 1 if any failed."""
+    failed = 0
+    for line in sys.stdin:
+        question = line.rstrip("\n")
+        if not question.strip():
+            continue
+        try:
+            out = _as_json(question, _run(r, question, args))
+        except InspectQAError as exc:
+            failed += 1
+            out = {"question": question, "error": str(exc)}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -193,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    handlers: dict[str, Any] = {"index": _cmd_index, "ask": _cmd_ask, "info": _cmd_info,
+    handlers: dict[str, Any] = {"index": _cmd_index, "ask": _cmd_query, "search": _cmd_query,
+                                "info": _cmd_info,
                                 "check": _cmd_check, "serve": _cmd_serve}
     try:
         return int(handlers[args.command](args))
@@ -203,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inspect-qa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

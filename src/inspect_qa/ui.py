@@ -325,8 +325,10 @@ def open_retriever(index_dir: str | Path = "index", corpus_dir: str | Path = "se
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
-           blocked_paths: Sequence[str | Path] = (), quiet: bool = False) -> str:
-    """Serve ``demo``; returns its local URL (when ``block`` is False; else runs until stopped)."""
+           blocked_paths: Sequence[str | Path] = (), quiet: bool = False,
+           api: Any = None) -> str:
+    """Serve ``demo`` (and the JSON API app ``api`` at ``/api``, when given); returns its local
+    URL (when ``block`` is False; else runs until stopped)."""
     from .ui_style import CSS, theme
 
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -343,6 +345,9 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
     except OSError as exc:
         raise InspectQAError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): "
                              "pass another --port") from exc
+    if api is not None:
+        # Gradio's own routes live under /gradio_api; /api is free for the JSON API.
+        demo.app.mount("/api", api)
     if demo.allowed_paths:
         # An empty list lets GRADIO_ALLOWED_PATHS in; Gradio reads this list on every request.
         log.warning("ignoring GRADIO_ALLOWED_PATHS: the page serves no files from disk")
@@ -355,8 +360,12 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
 def serve(host: str = "127.0.0.1", port: int = 7860, index_dir: str | Path = "index",
           corpus_dir: str | Path = "seeds", embedder: Embedder | None = None, *,
           block: bool = True) -> gr.Blocks:
-    """Build or update the index, then serve the page on ``host:port`` (loopback by default)."""
+    """Build or update the index, then serve the page and the JSON API (``/api``) on
+    ``host:port`` (loopback by default)."""
+    from .api import build_api
+
     retriever = open_retriever(index_dir, corpus_dir, embedder)
     demo = build_app(retriever)
-    launch(demo, host, port, block=block, blocked_paths=(index_dir, corpus_dir))
+    launch(demo, host, port, block=block, blocked_paths=(index_dir, corpus_dir),
+           api=build_api(retriever))
     return demo

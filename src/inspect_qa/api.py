@@ -1,0 +1,131 @@
+"""The HTTP JSON API served beside the page: ``POST /api/search``, ``POST /api/answer``,
+``GET /api/documents``, described at ``/api/openapi.json`` (and browsable at ``/api/docs``).
+
+Plain JSON over HTTP for any language, without the page's queue and event stream. Inputs are
+checked exactly as the page checks them (:func:`inspect_qa.ui.check_query`); a bad request gets
+``400 {"error": "one line saying what to fix"}``, never a traceback, and responses name
+documents by their id in the corpus, never by a path. The shapes are those of
+``schemas/*.schema.json`` (the same as ``inspect-qa ask/search --json``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import __version__
+from .errors import InspectQAError
+from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever
+
+log = logging.getLogger(__name__)
+
+#: Requests answered at once: each runs the embedding model; on two cores, two at once gave
+#: 61 answers a second against 48 for one (benchmarks/http_load.py, 20 clients); the rest wait
+#: their turn in the server's thread pool.
+API_CONCURRENCY = 2
+
+
+class Query(BaseModel):
+    """The arguments of ``Retriever.search`` / ``Retriever.answer``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description=f"the question, at most {MAX_QUESTION_CHARS} characters")
+    k: int = Field(5, description=f"how many passages, 1 to {MAX_K}")
+    mode: str = Field("hybrid", description="hybrid, dense or lexical")
+    sources: list[str] | None = Field(None, description="document ids to search (all if null)")
+    date_from: str | None = Field(None, description="inclusive start: YYYY, YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, description="inclusive end: YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+def search_dict(question: str, passages: list[Any]) -> dict[str, Any]:
+    """The JSON shape of a search (``schemas/search.schema.json``)."""
+    return {"question": question, "passages": [p.to_dict() for p in passages]}
+
+
+def documents_dict(retriever: Retriever) -> dict[str, Any]:
+    """Every indexed document with its metadata and chunk count, by id (never a path)."""
+    counts: dict[str, int] = {}
+    for c in retriever.index.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    docs = []
+    for doc_id, doc in sorted(retriever.index.documents.items()):
+        md = doc.metadata
+        docs.append({"id": doc_id, "title": doc.title, "date": md.get("date"),
+                     "kind": md.get("kind"), "authority": md.get("authority"),
+                     "visit_number": md.get("visit_number"),
+                     "inspectors": list(md.get("inspectors") or []), "chunks": counts.get(doc_id, 0)})
+    return {"documents": docs}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """Pydantic's errors as one line: ``k: Input should be a valid integer``."""
+    parts = []
+    for e in exc.errors()[:3]:
+        where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        msg = str(e.get("msg", "invalid"))
+        if e.get("type") == "json_invalid":
+            msg, where = "the body is not valid JSON", "body"
+        elif e.get("type") == "extra_forbidden":
+            msg = f"unknown field: use {', '.join(Query.model_fields)}"
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> FastAPI:
+    """The JSON API over ``retriever`` as a FastAPI app (mounted at ``/api`` by the server)."""
+    from .ui import check_query
+
+    app = FastAPI(title="inspect-qa", version=__version__, docs_url="/docs",
+                  redoc_url=None, openapi_url="/openapi.json",
+                  description="Verbatim answers and cited passages from inspection reports.")
+    gate = threading.BoundedSemaphore(concurrency)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, _validation_message(exc))
+
+    @app.exception_handler(InspectQAError)
+    async def _refused(_: Request, exc: InspectQAError) -> JSONResponse:
+        log.info("refused an API request: %s", exc)
+        return _error(400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _failed(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in the API", exc_info=exc)
+        return _error(500, "something went wrong on the server; its log has the details")
+
+    def run(body: Query, what: str) -> Any:
+        q = check_query(retriever, body.question, body.k, body.mode, body.sources,
+                        body.date_from, body.date_to)
+        with gate:
+            if what == "search":
+                return search_dict(q.question, retriever.search(q.question, q.k, q.mode,
+                                                                filters=q.filters))
+            return retriever.answer(q.question, q.k, q.mode, filters=q.filters).to_dict()
+
+    @app.post("/search", summary="The k best passages for a question, best first")
+    def search(body: Query) -> dict[str, Any]:
+        result: dict[str, Any] = run(body, "search")
+        return result
+
+    @app.post("/answer", summary="The sentence that answers a question, or why not")
+    def answer(body: Query) -> dict[str, Any]:
+        result: dict[str, Any] = run(body, "answer")
+        return result
+
+    @app.get("/documents", summary="The indexed documents and their metadata")
+    def documents() -> dict[str, Any]:
+        return documents_dict(retriever)
+
+    return app
