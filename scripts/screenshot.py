@@ -2,7 +2,7 @@
 
 Serves the page over the real index of ``seeds/`` (built first if needed, with the bundled model),
 asks one of the example questions in headless Chromium (Debian's ``chromium``) and saves
-``docs/screenshot.png``.
+``docs/screenshot.png``; with ``--timeline caseloads --out docs/timeline.png``, the Timeline tab.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--question", default=ui.SEED_EXAMPLES[0])
     p.add_argument("--show", type=int, default=None,
                    help="also press 'Show in source' on this passage (1 = best)")
+    p.add_argument("--timeline", metavar="TOPIC", default=None,
+                   help="show the Timeline tab for TOPIC instead (e.g. --out docs/timeline.png)")
     p.add_argument("--width", type=int, default=1400)
     p.add_argument("--height", type=int, default=1050)
     args = p.parse_args(argv)
@@ -47,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
             page.goto(str(demo.local_url))
+            if args.timeline:
+                page.get_by_role("tab", name="Timeline").click()
+                page.locator("#iqa-topic textarea").fill(args.timeline)
+                page.locator("#iqa-follow").click()
+                expect(page.get_by_test_id("timeline")).to_be_visible(timeout=60_000)
+                page.locator("#iqa-topic textarea").blur()
+                page.wait_for_timeout(800)
+                page.screenshot(path=args.out)
+                browser.close()
+                print(f"saved {args.out}")
+                return 0
             page.locator("#iqa-question textarea").fill(args.question)
             page.locator("#iqa-ask").click()
             expect(page.get_by_test_id("answer-card")).to_be_visible(timeout=60_000)

@@ -7,6 +7,7 @@ Playwright cannot download its own browser here, so the system ``chromium`` is u
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +207,27 @@ def test_missing_chromium_fails_under_ci_and_skips_elsewhere(
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="apt-get install -y chromium"):
         chromium()
+
+
+def test_timeline_tab_follows_a_topic_and_opens_each_sentence(
+        page: Any, app: tuple[str, Retriever]) -> None:
+    from playwright.sync_api import expect
+
+    tl = app[1].timeline("caseloads")
+    assert tl.entries, "the test corpus must say something about caseloads"
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#iqa-topic textarea").fill("caseloads")
+    page.locator("#iqa-follow").click()
+    view = page.get_by_test_id("timeline")
+    expect(view).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_test_id("timeline-report")).to_have_count(len(tl.sources))
+    entries = page.get_by_test_id("timeline-entry")
+    expect(entries).to_have_count(len(tl.entries))
+    expect(entries.first.locator("mark.iqa-qw").first).to_have_text(
+        re.compile("caseloads", re.I))
+    last = tl.entries[-1]
+    entries.last.get_by_role("button", name="Show in source").click()
+    source = page.locator("#iqa-timeline-source").get_by_test_id("source-view")
+    expect(source.locator(".iqa-kicker code")).to_have_text(
+        f"{last.source}:{last.start}-{last.end}", timeout=TIMEOUT)
+    expect(source.locator("mark.iqa-span").first).to_be_in_viewport(timeout=TIMEOUT)

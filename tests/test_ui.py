@@ -89,9 +89,9 @@ def client(app: Served) -> Client:
 # -- the two endpoints -------------------------------------------------------------------------
 
 
-def test_only_search_and_answer_are_public(client: Client) -> None:
+def test_only_search_answer_and_timeline_are_public(client: Client) -> None:
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/search", "/answer"}
+    assert set(api["named_endpoints"]) == {"/search", "/answer", "/timeline"}
     assert not api["unnamed_endpoints"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/answer"]["parameters"]]
     assert params == ["question", "k", "mode", "sources", "date_from", "date_to"]

@@ -1,5 +1,5 @@
 """The HTTP JSON API served beside the page: ``POST /api/search``, ``POST /api/answer``,
-``GET /api/documents``, described at ``/api/openapi.json`` (and browsable at ``/api/docs``).
+``POST /api/timeline``, ``GET /api/documents``, described at ``/api/openapi.json`` (and browsable at ``/api/docs``).
 
 Plain JSON over HTTP for any language, without the page's queue and event stream. Inputs are
 checked exactly as the page checks them (:func:`inspect_qa.ui.check_query`); a bad request gets
@@ -44,6 +44,18 @@ class Query(BaseModel):
     date_to: str | None = Field(None, description="inclusive end: YYYY, YYYY-MM or YYYY-MM-DD")
 
 
+class TimelineQuery(BaseModel):
+    """The arguments of ``Retriever.timeline``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str = Field(description=f"the topic, at most {MAX_QUESTION_CHARS} characters")
+    per_report: int = Field(2, description="sentences per report, 1 to 5")
+    sources: list[str] | None = Field(None, description="document ids (all if null)")
+    date_from: str | None = Field(None, description="inclusive start: YYYY, YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, description="inclusive end: YYYY, YYYY-MM or YYYY-MM-DD")
+
+
 def search_dict(question: str, passages: list[Any]) -> dict[str, Any]:
     """The JSON shape of a search (``schemas/search.schema.json``)."""
     return {"question": question, "passages": [p.to_dict() for p in passages]}
@@ -77,7 +89,7 @@ def _validation_message(exc: RequestValidationError) -> str:
         if e.get("type") == "json_invalid":
             msg, where = "the body is not valid JSON", "body"
         elif e.get("type") == "extra_forbidden":
-            msg = f"unknown field: use {', '.join(Query.model_fields)}"
+            msg = "unknown field: see /api/openapi.json"
         parts.append(f"{where}: {msg}")
     return "; ".join(parts)
 
@@ -123,6 +135,14 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
     def answer(body: Query) -> dict[str, Any]:
         result: dict[str, Any] = run(body, "answer")
         return result
+
+    @app.post("/timeline", summary="What each report says about a topic, in date order")
+    def timeline(body: TimelineQuery) -> dict[str, Any]:
+        q = check_query(retriever, body.topic, 5, "hybrid", body.sources, body.date_from,
+                        body.date_to)
+        with gate:
+            return retriever.timeline(q.question, filters=q.filters,
+                                      per_report=body.per_report).to_dict()
 
     @app.get("/documents", summary="The indexed documents and their metadata")
     def documents() -> dict[str, Any]:

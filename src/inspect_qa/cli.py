@@ -1,4 +1,4 @@
-"""Command line: ``inspect-qa index | ask | search | info | check | eval | serve``."""
+"""Command line: ``inspect-qa index | ask | search | timeline | info | check | eval | serve``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,20 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--json", action="store_true",
                        help=f"print JSON (schemas/{'answer' if name == 'ask' else 'search'}"
                             ".schema.json)")
+
+    tl = sub.add_parser("timeline", help="what each report says about a topic, in date order",
+                        description="What each report says about a topic: its best sentences, "
+                        "verbatim and cited, reports in date order; reports that say nothing "
+                        "are left out.")
+    tl.add_argument("topic")
+    tl.add_argument("--per-report", type=int, default=2, help="sentences per report (1-5)")
+    tl.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
+    tl.add_argument("--source", action="append", default=None, metavar="DOC",
+                    help="only this document (repeatable)")
+    tl.add_argument("--from", dest="date_from", default=None, metavar="DATE")
+    tl.add_argument("--to", dest="date_to", default=None, metavar="DATE")
+    tl.add_argument("--json", action="store_true",
+                    help="print JSON (schemas/timeline.schema.json)")
 
     info = sub.add_parser("info", help="summarise an index's manifest")
     info.add_argument("index", nargs="?", default=DEFAULT_INDEX)
@@ -179,6 +193,34 @@ def _stream(r: Any, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_timeline(args: argparse.Namespace) -> int:
+    from .retriever import Retriever
+    from .ui import check_query
+
+    r = Retriever.load(args.index)
+    q = check_query(r, args.topic, 5, "hybrid", args.source, args.date_from, args.date_to)
+    tl = r.timeline(q.question, filters=q.filters, per_report=args.per_report)
+    if args.json:
+        print(json.dumps(tl.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    if not tl.entries:
+        print(f"No report says anything about {q.question!r}.")
+        return 0
+    words = _question_words(q.question)
+    last = None
+    for e in tl.entries:
+        if e.source != last:
+            when = e.date or {"visit": "undated, placed by its visit number",
+                              "undated": "undated"}[e.placed]
+            visit = f" · visit {e.visit_number}" if e.visit_number else ""
+            print(f"\n{when} · {e.kind or 'report'}{visit} · {e.title}")
+            last = e.source
+        where = " · ".join(x for x in (e.section, f"p. {e.page}" if e.page else None) if x)
+        print(f"  {_mark(e.text, words)}")
+        print(f"    — {e.source}:{e.start}-{e.end}" + (f" ({where})" if where else ""))
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .storage import current_version_dir, read_manifest
 
@@ -248,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers: dict[str, Any] = {"index": _cmd_index, "ask": _cmd_query, "search": _cmd_query,
-                                "info": _cmd_info,
+                                "timeline": _cmd_timeline, "info": _cmd_info,
                                 "check": _cmd_check, "serve": _cmd_serve}
     try:
         return int(handlers[args.command](args))

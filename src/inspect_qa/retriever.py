@@ -44,6 +44,7 @@ from .errors import IndexIncompatible, InvalidQuery
 from .index import build_index, resolve_config
 from .query import QUESTION_WORDS, document_hints, hint_match
 from .storage import Index, load_index
+from .timeline import Timeline, build_timeline
 
 log = logging.getLogger(__name__)
 
@@ -480,6 +481,44 @@ class Retriever:
             page=chunk.page,
             chunk_id=chunk.id,
         )
+
+    # -- timeline ------------------------------------------------------------------------------
+
+    def timeline(self, topic: str, filters: Filters | None = None,
+                 per_report: int = 2) -> Timeline:
+        """What each report says about ``topic``: its best ``per_report`` sentences (1 to 5),
+        verbatim and cited, reports in date order; reports that say nothing are left out.
+
+        Raises:
+            InvalidQuery: empty or over-long topic, bad ``per_report`` or filters.
+        """
+        return build_timeline(self, topic, filters, per_report)
+
+    def document_ids(self) -> list[str]:
+        """The documents' ids, in the order :meth:`sentence_documents` numbers them."""
+        found: list[str] | None = self.__dict__.get("_document_ids")
+        if found is None:
+            found = sorted(self.index.documents)
+            self.__dict__["_document_ids"] = found
+        return found
+
+    def sentence_chunks(self) -> np.ndarray:
+        """For every sentence, the row of its chunk (cached; the index is read-only)."""
+        found: np.ndarray | None = self.__dict__.get("_sentence_chunks")
+        if found is None:
+            found = np.array([s.chunk for s in self.index.sentences], dtype=np.int64)
+            self.__dict__["_sentence_chunks"] = found
+        return found
+
+    def sentence_documents(self) -> np.ndarray:
+        """For every sentence, the number of its document in :meth:`document_ids`."""
+        found: np.ndarray | None = self.__dict__.get("_sentence_documents")
+        if found is None:
+            number = {d: i for i, d in enumerate(self.document_ids())}
+            chunk_doc = np.array([number[c.doc_id] for c in self.index.chunks], dtype=np.int64)
+            found = chunk_doc[self.sentence_chunks()]
+            self.__dict__["_sentence_documents"] = found
+        return found
 
     # -- answer --------------------------------------------------------------------------------
 

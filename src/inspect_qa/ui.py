@@ -30,6 +30,7 @@ from .answers import Answer
 from .embedding import Embedder
 from .errors import InspectQAError, InvalidQuery
 from .retriever import MAX_K, MAX_QUESTION_CHARS, Filters, Retriever
+from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,37 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
             return (card, render.passages_list(a, docs, shown if a.passages else None),
                     source, a)
 
+    def timeline(topic: str, per_report: int = 2, sources: list[str] | None = None,
+                 date_from: str | None = None, date_to: str | None = None) -> dict[str, Any]:
+        """What each report says about a topic: its best per_report sentences (1-5), verbatim
+        and cited, reports in date order (Timeline.to_dict()); reports that say nothing are
+        left out."""
+        with readable_errors():
+            qy = check_query(retriever, topic, DEFAULT_K, "hybrid", sources, date_from, date_to)
+            return retriever.timeline(qy.question, filters=qy.filters,
+                                      per_report=per_report).to_dict()
+
+    def across(topic: Any) -> tuple[str, str, Timeline]:
+        with readable_errors():
+            qy = check_query(retriever, topic)
+            tl = retriever.timeline(qy.question)
+            source = (render.source_view(docs[tl.entries[0].source],
+                                         render.entry_passage(tl.entries[0]))
+                      if tl.entries else render.source_placeholder())
+            return render.timeline_view(tl, docs), source, tl
+
+    def show_entry(last: Timeline | None, evt: gr.EventData) -> tuple[str, str]:
+        with readable_errors():
+            data = evt._data  # sent by the browser: checked like any input
+            i = data.get("index") if isinstance(data, dict) else None
+            if (last is None or isinstance(i, bool) or not isinstance(i, int)
+                    or not 0 <= i < len(last.entries)):
+                raise InvalidQuery("that sentence is no longer on the page: ask again")
+            e = last.entries[i]
+            return (render.source_view(docs[e.source], render.entry_passage(e), None, i + 1,
+                                       chosen=True),
+                    render.timeline_view(last, docs, i))
+
     def show(last: Answer | None, evt: gr.EventData) -> tuple[str, str]:
         with readable_errors():
             data = evt._data  # sent by the browser: checked like any input
@@ -284,9 +316,30 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
                     with gr.Column(scale=6, elem_id="iqa-right"):
                         source = gr.HTML(render.source_placeholder(), js_on_load=SOURCE_JS,
                                          elem_id="iqa-source")
+            with gr.Tab("Timeline", id="timeline"):
+                with gr.Row(equal_height=True):
+                    topic = gr.Textbox(
+                        show_label=False, placeholder="A topic to follow across the reports, "
+                        "e.g. caseloads…", max_length=MAX_QUESTION_CHARS, lines=1, scale=8,
+                        elem_id="iqa-topic")
+                    topic_button = gr.Button("Follow", variant="primary", scale=1,
+                                             min_width=100, elem_id="iqa-follow")
+                with gr.Row():
+                    with gr.Column(scale=5):
+                        timeline_html = gr.HTML(js_on_load=PASSAGES_JS, elem_id="iqa-timeline")
+                    with gr.Column(scale=6):
+                        timeline_source = gr.HTML(render.source_placeholder(),
+                                                  js_on_load=SOURCE_JS,
+                                                  elem_id="iqa-timeline-source")
             with gr.Tab("Index", id="index"):
                 gr.HTML(render.index_table(manifest), js_on_load=None, elem_id="iqa-index")
         last = gr.State(None)
+        last_timeline = gr.State(None)
+        gr.on([topic_button.click, topic.submit], across, [topic],
+              [timeline_html, timeline_source, last_timeline], api_visibility="private",
+              show_progress="minimal")
+        timeline_html.show(show_entry, [last_timeline], [timeline_source, timeline_html],
+                           api_visibility="private", show_progress="hidden")
 
         inputs = [question, k, mode, sources, date_from, date_to]
         outputs = [answer_html, passages, source, last]
@@ -299,6 +352,7 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
                       show_progress="hidden")
         gr.api(search, api_name="search")
         gr.api(answer, api_name="answer")
+        gr.api(timeline, api_name="timeline")
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency, api_open=False)
     return demo
 

@@ -19,6 +19,7 @@ from typing import Any
 from .answers import Answer
 from .documents import Document
 from .retriever import Passage
+from .timeline import Timeline, TimelineEntry
 
 #: CSS classes of the marks (the browser test and the stylesheet rely on these names).
 ANSWER = "iqa-ans"
@@ -243,6 +244,59 @@ def passages_list(a: Answer, docs: Mapping[str, Document], selected: int | None 
         f'<span class="iqa-count">{len(a.passages)}, best first</span></h3>'
         f'<ol class="iqa-list">{"".join(items)}</ol></div>'
     )
+
+
+# -- timeline ----------------------------------------------------------------------------------
+
+
+def entry_passage(e: TimelineEntry) -> Passage:
+    """A timeline entry as the passage the source view highlights."""
+    return Passage(text=e.text, source=e.source, start=e.start, end=e.end, score=e.score,
+                   title=e.title, date=e.date, section=e.section, page=e.page, chunk_id="")
+
+
+def timeline_view(tl: Timeline, docs: Mapping[str, Document], selected: int | None = None) -> str:
+    """One row per report in timeline order (date, kind, visit, title) with its sentences, the
+    topic's words marked, each with a button that opens it in its document."""
+    if not tl.entries:
+        return (
+            '<section class="iqa-card iqa-notfound" data-testid="timeline">'
+            '<div class="iqa-kicker">Nothing on this topic</div>'
+            f"<p>No report says anything about “{escape(tl.topic)}”. Try the words the reports "
+            "use, or a broader topic.</p></section>")
+    stems = question_stems(tl.topic)
+    rows: list[str] = []
+    last = None
+    for i, e in enumerate(tl.entries):
+        if e.source != last:
+            if last is not None:
+                rows.append("</ul></li>")
+            when = (human_date(e.date) if e.date else
+                    "undated (placed by its visit number)" if e.placed == "visit" else "undated")
+            facts = [x for x in (e.kind, f"visit {e.visit_number}" if e.visit_number else None)
+                     if x]
+            rows.append(
+                f'<li class="iqa-tl-report" data-testid="timeline-report">'
+                f'<div class="iqa-passage-head"><span class="iqa-tl-date">{escape(when)}</span>'
+                f'<span class="iqa-title">{escape(e.title)}</span></div>'
+                f'<div class="iqa-meta">{escape(" · ".join(facts))}</div><ul class="iqa-list">')
+            last = e.source
+        text = docs[e.source].text
+        classes = "iqa-passage-card" + (" iqa-selected" if i == selected else "")
+        where = " · ".join(x for x in (e.section, f"p. {e.page}" if e.page else None,
+                                        citation(e.source, e.start, e.end)) if x)
+        rows.append(
+            f'<li class="{classes}" data-index="{i}" data-testid="timeline-entry">'
+            f'<p class="iqa-text">{marked(text, e.start, e.end, word_marks(text, e.start, e.end, stems))}'
+            f'</p><div class="iqa-meta">{escape(where)} '
+            f'<button type="button" class="iqa-show" data-index="{i}" '
+            f'title="show this sentence in its document">Show in source</button></div></li>')
+    rows.append("</ul></li>")
+    n = len(tl.sources)
+    return (f'<div class="iqa-passages" data-testid="timeline"><h3 class="iqa-h">'
+            f'“{escape(tl.topic)}” across {n} report{"s" if n != 1 else ""} '
+            f'<span class="iqa-count">oldest first</span></h3>'
+            f'<ol class="iqa-list">{"".join(rows)}</ol></div>')
 
 
 # -- the source view ---------------------------------------------------------------------------

@@ -74,7 +74,10 @@ mark.iqa-span.iqa-ans { background: #fde68a; color: #1c1917; }
 .iqa-h { font-size: 0.72rem; text-transform: uppercase; letter-spacing: 0.08em; font-weight: 600;
   color: var(--body-text-color-subdued); margin: 0.1rem 0 0.4rem; }
 .iqa-count { text-transform: none; letter-spacing: 0; font-weight: 400; }
-ol.iqa-list { list-style: none; margin: 0; padding: 0; }
+ol.iqa-list, ul.iqa-list { list-style: none; margin: 0; padding: 0; }
+.iqa-tl-report { margin-bottom: 14px; }
+.iqa-tl-report ul.iqa-list { margin-top: 6px; }
+.iqa-tl-date { font-weight: 600; margin-right: 8px; white-space: nowrap; }
 li.iqa-passage-card { border: 1px solid var(--border-color-primary); border-radius: 6px;
   padding: 0.65rem 0.9rem 0.55rem; margin: 0 0 0.6rem; background: var(--background-fill-primary); }
 li.iqa-passage-card.iqa-selected { border-color: #2563eb; box-shadow: 0 0 0 1px #2563eb; }

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="passages searched per question (default 10; metrics @10 need 10)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     p.add_argument("--beir", metavar="DIR", help="evaluate a BEIR-layout dataset instead")
+    p.add_argument("--timeline", metavar="FILE",
+                   help="evaluate timelines on a timeline gold set instead (eval/timeline.jsonl): "
+                        "per-report precision and recall, order")
     p.add_argument("--fail-under", action="append", default=[], metavar="[MODE:]METRIC=VALUE",
                    help="exit 1 when a metric is under VALUE (repeatable), e.g. hit@5=0.8")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
@@ -106,6 +109,23 @@ def run_gold_eval(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_timeline_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate timelines on a timeline gold set; returns the result."""
+    from .. import Retriever
+    from ..documents import read_corpus
+    from .results import environment
+    from .timeline import load_timeline_gold, run_timeline
+
+    docs = {d.id: d.text for d in read_corpus(args.corpus)}
+    items, order = load_timeline_gold(args.timeline, docs)
+    embedder = _embedder(args.model)
+    retriever = Retriever.build(args.corpus, args.index or DEFAULT_INDEX, embedder=embedder)
+    result = run_timeline(retriever, items, order)
+    result["config"] = {"timeline": args.timeline, "corpus": args.corpus}
+    result["environment"] = environment(embedder.name, embedder.fingerprint())
+    return result
+
+
 def run_beir_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate a BEIR dataset; returns the result."""
     from .beir_run import evaluate_beir
@@ -126,7 +146,15 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
     from .report import beir_markdown, beir_table, gold_markdown, gold_table
     from .results import save, stem, write_json
 
-    if result["kind"] == "beir":
+    if result["kind"] == "timeline":
+        from .timeline import timeline_markdown, timeline_table
+
+        markdown = timeline_markdown(result)
+        print(timeline_table(result))
+        print(f"timeline p50 {result['p50_ms']:.1f} ms, answer p50 "
+              f"{result['answer_p50_ms']:.1f} ms")
+        name = f"{Path(args.timeline).stem}-{Path(args.corpus).resolve().name}"
+    elif result["kind"] == "beir":
         markdown = beir_markdown(result)
         print(beir_table(result, markdown=False))
         print(f"hybrid fusion: {result['fusion']} (chosen on train); "
@@ -176,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             a, b = (read_json(p) for p in args.compare)
             print(compare(a, b, (args.compare[0], args.compare[1])))
             return 0
-        result = run_beir_eval(args) if args.beir else run_gold_eval(args)
+        if args.timeline:
+            result = run_timeline_eval(args)
+        else:
+            result = run_beir_eval(args) if args.beir else run_gold_eval(args)
         _report(result, args)
         failures = check_thresholds(result, thresholds)
     except InspectQAError as exc:

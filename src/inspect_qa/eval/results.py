@@ -122,6 +122,8 @@ class Threshold:
 
 def mode_values(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """``{mode: {metric: value}}`` for a gold or a BEIR result."""
+    if result["kind"] == "timeline":  # one "mode": timeline:precision=0.8 and so on
+        return {"timeline": {k: float(v) for k, v in result["all"].items()}}
     if result["kind"] == "beir":
         return {r["mode"]: {k: v for k, v in r.items() if isinstance(v, float | int)}
                 for r in result["rows"]}

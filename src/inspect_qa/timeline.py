@@ -1,0 +1,177 @@
+"""Across reports, over time: what each report says about a topic, verbatim, in date order.
+
+For every sentence of the corpus, the topic's dense and lexical evidence (each min-max scaled over
+the corpus, as the first stage of search does); each report's best few sentences are then
+re-scored by late interaction (word-piece MaxSim), and a report's best ``per_report`` sentences
+that speak to the topic become its entries: a sentence speaks to it when it holds most of the
+topic's words or matches it closely piece by piece (:data:`COVERAGE_FLOOR`,
+:data:`LATE_FLOOR`). A report where no sentence does is left out: no weak filler entry, as an
+answer abstains. Reports are ordered by their date; a report without a date is
+placed after the dated report with the highest lower visit number when it has a visit number
+("the seventh visit after the sixth"), else listed last, and its entries say which.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .chunking import normalise
+from .confidence import question_terms
+
+if TYPE_CHECKING:
+    from .retriever import Filters, Retriever
+
+#: Sentences per report re-scored by late interaction.
+CANDIDATES_PER_REPORT = 8
+#: Reports whose best first-stage sentence ranks among this many are considered at all.
+MAX_REPORTS = 200
+#: A sentence speaks to the topic when it holds this share of the topic's content words
+#: (weighted by rarity), or when its MaxSim reaches LATE_FLOOR (a paraphrase). Both chosen on
+#: the odd-numbered topics of eval/timeline.jsonl (best F1 of per-report precision and recall
+#: over a grid; 0.75 and "never" tie there); the even-numbered ones are the check.
+COVERAGE_FLOOR = 0.75
+LATE_FLOOR = 0.6
+#: Largest ``per_report``.
+MAX_PER_REPORT = 5
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One sentence of one report, cited: ``text`` is ``normalise(doc.text[start:end])``.
+
+    ``placed`` says how the report found its place: ``"date"`` (its own date), ``"visit"``
+    (undated, placed after the dated report of the visit before it) or ``"undated"`` (listed
+    after the dated reports).
+    """
+
+    source: str
+    start: int
+    end: int
+    text: str
+    date: str | None
+    kind: str | None
+    visit_number: int | None
+    page: int | None
+    section: str | None
+    score: float
+    title: str
+    placed: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What each report says about ``topic``, in timeline order (a report's entries together,
+    best first)."""
+
+    topic: str
+    entries: tuple[TimelineEntry, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "entries": [e.to_dict() for e in self.entries]}
+
+    @property
+    def sources(self) -> list[str]:
+        """The reports in timeline order, each once."""
+        return list(dict.fromkeys(e.source for e in self.entries))
+
+
+def _day(date: str) -> datetime.date:
+    parts = [int(x) for x in date.split("-")] + [1, 1]
+    return datetime.date(parts[0], parts[1], parts[2])
+
+
+def report_order(documents: dict[str, Any], ids: list[str]) -> list[tuple[str, str]]:
+    """``ids`` in timeline order with how each was placed (see :class:`TimelineEntry`)."""
+    dated_visits = {md["visit_number"]: _day(md["date"]) for md in
+                    (d.metadata for d in documents.values())
+                    if md.get("date") and md.get("visit_number") is not None}
+
+    def key(i: str) -> tuple[datetime.date, int, int, str]:
+        md = documents[i].metadata
+        if md.get("date"):
+            return _day(md["date"]), 0, 0, i
+        visit = md.get("visit_number")
+        before = [v for v in dated_visits if visit is not None and v < visit]
+        if before:  # just after the dated report of the latest visit before it
+            return dated_visits[max(before)], 1, int(visit), i
+        return datetime.date.max, 2, 0, i
+
+    how = {0: "date", 1: "visit", 2: "undated"}
+    return [(i, how[key(i)[1]]) for i in sorted(ids, key=key)]
+
+
+def build_timeline(r: Retriever, topic: Any, filters: Filters | None = None,
+                   per_report: Any = 2) -> Timeline:
+    """See :meth:`inspect_qa.Retriever.timeline`."""
+    from .errors import InvalidQuery
+
+    q = r.check_question(topic)
+    if isinstance(per_report, bool) or not isinstance(per_report, int) or not (
+            1 <= per_report <= MAX_PER_REPORT):
+        raise InvalidQuery(f"per_report must be a whole number from 1 to {MAX_PER_REPORT}, "
+                           f"not {per_report!r}")
+    ix = r.index
+    mask = r._mask(filters)
+    sig = r.signals(q)
+    if sig.sentence_dense_all is None or sig.sentence_lexical_all is None:
+        raise RuntimeError("signals() computed no sentence evidence")  # not reachable
+    from .retriever import _minmax
+
+    s = 0.5 * _minmax(sig.sentence_dense_all) + 0.5 * _minmax(sig.sentence_lexical_all)
+    owner = r.sentence_documents()
+    if mask is not None:
+        s = np.where(mask[r.sentence_chunks()], s, -np.inf)
+    # Each report's best CANDIDATES_PER_REPORT sentences, without a Python loop over sentences:
+    # sort by (report, -score), then rank within each report.
+    order = np.lexsort((-s, owner))
+    grouped = owner[order]
+    first = np.searchsorted(grouped, grouped)  # start of each sentence's report group
+    rank = np.arange(len(order)) - first
+    cand = order[(rank < CANDIDATES_PER_REPORT) & np.isfinite(s[order])]
+    if not len(cand):
+        return Timeline(q, ())
+    best_per_report = order[(rank == 0) & np.isfinite(s[order])]
+    keep_reports = set(owner[best_per_report[np.argsort(-s[best_per_report])][:MAX_REPORTS]])
+    cand = cand[np.isin(owner[cand], list(keep_reports))]
+    late = np.zeros(len(cand), dtype=np.float32)
+    if sig.query_tokens is not None and sig.query_weights is not None:
+        late = ix.sentence_tokens.maxsim(sig.query_tokens.vectors, sig.query_weights, cand)
+    final = 0.5 * s[cand] + 0.5 * late
+    terms = sorted(set(question_terms(q, ix.lexical).tokens))
+    weights = {t: ix.lexical.idf(t) for t in terms}
+    total = sum(weights.values()) or 1.0
+
+    def speaks(j: int, late_j: float) -> bool:
+        """Whether sentence ``j`` says something about the topic: it holds enough of the
+        topic's words (by rarity), or matches it closely piece by piece (a paraphrase)."""
+        held = sum(w for t, w in weights.items() if t in r._sentence_tokens(j)) / total
+        return held >= COVERAGE_FLOOR or late_j >= LATE_FLOOR
+
+    doc_ids = r.document_ids()
+    chosen: dict[str, list[tuple[float, int]]] = {}
+    for j, score, m in sorted(zip(cand.tolist(), final.tolist(), late.tolist(), strict=True),
+                              key=lambda x: -x[1]):
+        picked = chosen.setdefault(doc_ids[owner[j]], [])
+        if len(picked) < per_report and speaks(j, m):
+            picked.append((score, j))
+    entries = []
+    for doc, how in report_order(ix.documents, [d for d, p in chosen.items() if p]):
+        document = ix.documents[doc]
+        md = document.metadata
+        for score, j in chosen[doc]:
+            sent = ix.sentences[j]
+            chunk = ix.chunks[sent.chunk]
+            entries.append(TimelineEntry(
+                source=doc, start=sent.start, end=sent.end,
+                text=normalise(document.text[sent.start : sent.end]), date=md.get("date"),
+                kind=md.get("kind"), visit_number=md.get("visit_number"), page=chunk.page,
+                section=chunk.section, score=round(float(score), 6), title=document.title,
+                placed=how))
+    return Timeline(q, tuple(entries))
