@@ -132,3 +132,8 @@ def test_http_timeline(retriever: Retriever) -> None:
                                                                    ).to_dict()
     bad = c.post("/timeline", json={"topic": "caseloads", "per_report": 9})
     assert bad.status_code == 400 and "per_report" in bad.json()["error"]
+
+
+def test_a_heading_is_never_an_entry(retriever: Retriever) -> None:
+    tl = retriever.timeline("findings", per_report=5)
+    assert "Findings" not in {e.text for e in tl.entries}

@@ -144,17 +144,23 @@ def build_timeline(r: Retriever, topic: Any, filters: Filters | None = None,
     if sig.query_tokens is not None and sig.query_weights is not None:
         late = ix.sentence_tokens.maxsim(sig.query_tokens.vectors, sig.query_weights, cand)
     final = 0.5 * s[cand] + 0.5 * late
+    doc_ids = r.document_ids()
     terms = sorted(set(question_terms(q, ix.lexical).tokens))
     weights = {t: ix.lexical.idf(t) for t in terms}
     total = sum(weights.values()) or 1.0
 
     def speaks(j: int, late_j: float) -> bool:
         """Whether sentence ``j`` says something about the topic: it holds enough of the
-        topic's words (by rarity), or matches it closely piece by piece (a paraphrase)."""
+        topic's words (by rarity), or matches it closely piece by piece (a paraphrase). A
+        heading ("Changes to the Front Door") names a topic but says nothing about it."""
+        sent = ix.sentences[j]
+        section = ix.chunks[sent.chunk].section
+        if section and normalise(ix.documents[doc_ids[owner[j]]].text[sent.start:sent.end]
+                                 ) == normalise(section):
+            return False
         held = sum(w for t, w in weights.items() if t in r._sentence_tokens(j)) / total
         return held >= COVERAGE_FLOOR or late_j >= LATE_FLOOR
 
-    doc_ids = r.document_ids()
     chosen: dict[str, list[tuple[float, int]]] = {}
     for j, score, m in sorted(zip(cand.tolist(), final.tolist(), late.tolist(), strict=True),
                               key=lambda x: -x[1]):
