@@ -173,6 +173,16 @@ def readable_errors() -> Iterator[None]:
 # -- the page ----------------------------------------------------------------------------------
 
 
+def _clicked(evt: gr.EventData, shown: int, what: str) -> int:
+    """The index of the item a "Show in source" click names, checked against the ``shown``
+    items (the browser sends it: it is checked like any input)."""
+    data = evt._data
+    i = data.get("index") if isinstance(data, dict) else None
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < shown:
+        raise InvalidQuery(f"that {what} is no longer on the page: ask again")
+    return i
+
+
 def _examples(retriever: Retriever) -> list[str]:
     return list(SEED_EXAMPLES) if set(retriever.index.documents) >= SEED_DOCUMENTS else []
 
@@ -257,11 +267,9 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
 
     def show_entry(last: Timeline | None, evt: gr.EventData) -> tuple[str, str]:
         with readable_errors():
-            data = evt._data  # sent by the browser: checked like any input
-            i = data.get("index") if isinstance(data, dict) else None
-            if (last is None or isinstance(i, bool) or not isinstance(i, int)
-                    or not 0 <= i < len(last.entries)):
+            if last is None:
                 raise InvalidQuery("that sentence is no longer on the page: ask again")
+            i = _clicked(evt, len(last.entries), "sentence")
             e = last.entries[i]
             return (render.source_view(docs[e.source], render.entry_passage(e), None, i + 1,
                                        chosen=True),
@@ -269,11 +277,9 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
 
     def show(last: Answer | None, evt: gr.EventData) -> tuple[str, str]:
         with readable_errors():
-            data = evt._data  # sent by the browser: checked like any input
-            i = data.get("index") if isinstance(data, dict) else None
-            if (last is None or isinstance(i, bool) or not isinstance(i, int)
-                    or not 0 <= i < len(last.passages)):
+            if last is None:
                 raise InvalidQuery("that passage is no longer on the page: ask again")
+            i = _clicked(evt, len(last.passages), "passage")
             p = last.passages[i]
             return (render.source_view(docs[p.source], p, last, i + 1, chosen=True),
                     render.passages_list(last, docs, i))
