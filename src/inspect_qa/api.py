@@ -10,14 +10,16 @@ documents by their id in the corpus, never by a path. The shapes are those of
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from . import __version__
 from .errors import InspectQAError
@@ -26,8 +28,8 @@ from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever
 log = logging.getLogger(__name__)
 
 #: Requests answered at once: each runs the embedding model; on two cores, two at once gave
-#: 61 answers a second against 48 for one (benchmarks/http_load.py, 20 clients); the rest wait
-#: their turn in the server's thread pool.
+#: 61 answers a second against 48 for one (benchmarks/http_load.py, 20 clients, when requests
+#: still waited in threads); the rest wait their turn on the event loop.
 API_CONCURRENCY = 2
 
 
@@ -101,7 +103,9 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
     app = FastAPI(title="inspect-qa", version=__version__, docs_url="/docs",
                   redoc_url=None, openapi_url="/openapi.json",
                   description="Verbatim answers and cited passages from inspection reports.")
-    gate = threading.BoundedSemaphore(concurrency)
+    # Requests wait here, not in threads: only `concurrency` worker threads ever run the model,
+    # so twenty waiting clients do not hold twenty threads (and their allocator arenas).
+    gate = asyncio.Semaphore(concurrency)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,32 +121,32 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
         log.exception("unexpected error in the API", exc_info=exc)
         return _error(500, "something went wrong on the server; its log has the details")
 
-    def run(body: Query, what: str) -> Any:
-        q = check_query(retriever, body.question, body.k, body.mode, body.sources,
-                        body.date_from, body.date_to)
-        with gate:
-            if what == "search":
-                return search_dict(q.question, retriever.search(q.question, q.k, q.mode,
-                                                                filters=q.filters))
-            return retriever.answer(q.question, q.k, q.mode, filters=q.filters).to_dict()
+    async def run(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        async with gate:
+            return await run_in_threadpool(work)
+
+    def checked(body: Query) -> Any:
+        return check_query(retriever, body.question, body.k, body.mode, body.sources,
+                           body.date_from, body.date_to)
 
     @app.post("/search", summary="The k best passages for a question, best first")
-    def search(body: Query) -> dict[str, Any]:
-        result: dict[str, Any] = run(body, "search")
-        return result
+    async def search(body: Query) -> dict[str, Any]:
+        q = checked(body)
+        return await run(lambda: search_dict(q.question, retriever.search(
+            q.question, q.k, q.mode, filters=q.filters)))
 
     @app.post("/answer", summary="The sentence that answers a question, or why not")
-    def answer(body: Query) -> dict[str, Any]:
-        result: dict[str, Any] = run(body, "answer")
-        return result
+    async def answer(body: Query) -> dict[str, Any]:
+        q = checked(body)
+        return await run(lambda: retriever.answer(q.question, q.k, q.mode,
+                                                  filters=q.filters).to_dict())
 
     @app.post("/timeline", summary="What each report says about a topic, in date order")
-    def timeline(body: TimelineQuery) -> dict[str, Any]:
+    async def timeline(body: TimelineQuery) -> dict[str, Any]:
         q = check_query(retriever, body.topic, 5, "hybrid", body.sources, body.date_from,
                         body.date_to)
-        with gate:
-            return retriever.timeline(q.question, filters=q.filters,
-                                      per_report=body.per_report).to_dict()
+        return await run(lambda: retriever.timeline(q.question, filters=q.filters,
+                                                    per_report=body.per_report).to_dict())
 
     @app.get("/documents", summary="The indexed documents and their metadata")
     def documents() -> dict[str, Any]:
