@@ -79,3 +79,10 @@ def test_openapi_describes_the_endpoints(client: TestClient) -> None:
     assert {"/search", "/answer", "/documents"} <= set(spec["paths"])
     query = spec["components"]["schemas"]["Query"]
     assert {"question", "k", "mode", "sources", "date_from", "date_to"} == set(query["properties"])
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client: TestClient) -> None:
+    r = client.post("/answer", content=b'{"question": "' + b"x" * 70_000 + b'"}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "64,000" not in r.json()["error"]
+    assert "65,536 bytes" in r.json()["error"]

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 #: 61 answers a second against 48 for one (benchmarks/http_load.py, 20 clients, when requests
 #: still waited in threads); the rest wait their turn on the event loop.
 API_CONCURRENCY = 2
+#: Largest request body read (a question is at most 1,000 characters; this leaves room for
+#: escaping and a list of sources).
+MAX_BODY_BYTES = 64 * 1024
 
 
 class Query(BaseModel):
@@ -106,6 +109,14 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
     # Requests wait here, not in threads: only `concurrency` worker threads ever run the model,
     # so twenty waiting clients do not hold twenty threads (and their allocator arenas).
     gate = asyncio.Semaphore(concurrency)
+
+    @app.middleware("http")
+    async def _bounded(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        size = request.headers.get("content-length", "0")
+        if not size.isdigit() or int(size) > MAX_BODY_BYTES:
+            return _error(413, f"the request body is over {MAX_BODY_BYTES:,} bytes: send one "
+                               "question at a time")
+        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
