@@ -204,3 +204,12 @@ def test_not_found_names_the_words_the_reports_never_use(retriever: Retriever) -
     assert a.to_dict()["reason"] == a.reason
     candidate = r.answer_candidate("How long do children wait for adoption?")
     assert candidate.found and candidate.reason == "" and candidate.confidence == a.confidence
+
+
+def test_gates_apply_only_to_the_model_they_were_fitted_for(retriever: Retriever) -> None:
+    shipped = default_calibration()
+    assert shipped.gates and shipped.provenance["model"] == "bundled:all-MiniLM-L6-v2"
+    assert retriever.index.manifest["model"]["name"] != shipped.provenance["model"]
+    assert retriever.calibration.gates == {}  # the hashing embedder: another scale
+    given = Retriever(retriever.index, retriever.embedder, calibration=shipped)
+    assert given.calibration.gates == shipped.gates  # a calibration passed in is kept as it is

@@ -185,7 +185,16 @@ class Retriever:
             )
         self.index = index
         self.embedder = embedder
-        self.calibration: Calibration = calibration or default_calibration()
+        cal = calibration or default_calibration()
+        fitted_for = cal.provenance.get("model")
+        if calibration is None and fitted_for and fitted_for != index.manifest["model"]["name"]:
+            # The gates are similarities of the model the calibration was fitted with; another
+            # model's scale differs, and they would refuse every question.
+            log.warning("the answer confidence was fitted for %s, not %s: it is approximate; "
+                        "refit it with `python -m inspect_qa.calibrate`", fitted_for,
+                        index.manifest["model"]["name"])
+            cal = replace(cal, gates={})
+        self.calibration: Calibration = cal
 
     @classmethod
     def build(
