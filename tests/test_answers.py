@@ -213,3 +213,19 @@ def test_gates_apply_only_to_the_model_they_were_fitted_for(retriever: Retriever
     assert retriever.calibration.gates == {}  # the hashing embedder: another scale
     given = Retriever(retriever.index, retriever.embedder, calibration=shipped)
     assert given.calibration.gates == shipped.gates  # a calibration passed in is kept as it is
+
+
+def test_filters_that_leave_no_document_say_so(retriever: Retriever) -> None:
+    from inspect_qa import Filters
+    from inspect_qa.confidence import NO_MATCHING_DOCUMENT
+
+    a = retriever.answer("How long do children wait for adoption?",
+                         filters=Filters(date_from="1990", date_to="1991"))
+    assert not a.found and a.passages == () and a.reason == NO_MATCHING_DOCUMENT
+
+
+def test_a_calibration_with_an_unknown_gate_is_refused_when_read() -> None:
+    d = default_calibration().to_dict()
+    d["gates"] = {"no_such_feature": 0.5}
+    with pytest.raises(ValueError, match="no_such_feature"):
+        Calibration.from_dict(d)

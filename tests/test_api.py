@@ -86,3 +86,60 @@ def test_an_oversized_body_is_refused_before_it_is_read(client: TestClient) -> N
                     headers={"content-type": "application/json"})
     assert r.status_code == 413 and "64,000" not in r.json()["error"]
     assert "65,536 bytes" in r.json()["error"]
+
+
+def test_a_body_without_its_length_is_refused(client: TestClient) -> None:
+    def chunks():
+        yield b'{"question": "'
+        yield b"x" * 200_000
+        yield b'"}'
+
+    r = client.post("/answer", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 411 and "Content-Length" in r.json()["error"]
+
+
+@pytest.mark.parametrize("body", [{"question": "adoption", "k": True},
+                                  {"question": "adoption", "k": "5"},
+                                  {"question": 5}])
+def test_types_are_not_coerced(client: TestClient, body: dict) -> None:
+    r = client.post("/search", json=body)
+    assert r.status_code == 400 and "\n" not in r.json()["error"]
+
+
+def test_every_error_has_the_same_shape(client: TestClient) -> None:
+    for r in (client.get("/nowhere"), client.get("/answer"), client.get("/docs")):
+        assert r.status_code in (404, 405)
+        schema("error").validate(r.json())
+
+
+def test_too_many_waiting_requests_get_a_503(corpus: Path, tmp_path: Path, embedder,
+                                             monkeypatch) -> None:
+    import asyncio
+    import threading
+
+    import httpx
+
+    from inspect_qa import api
+
+    monkeypatch.setattr(api, "MAX_WAITING", 2)
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    release = threading.Event()
+    slow = r.answer
+
+    def answer(*args, **kwargs):  # holds the one worker until released
+        release.wait(10)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(r, "answer", answer)
+    app = build_api(r, concurrency=1)
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            tasks = [asyncio.create_task(c.post("/answer", json={"question": "adoption"}))
+                     for _ in range(4)]
+            await asyncio.sleep(0.5)  # one runs, two wait, the fourth is refused
+            release.set()
+            return sorted([(await t).status_code for t in tasks])
+
+    assert asyncio.run(main()) == [200, 200, 200, 503]

@@ -79,4 +79,12 @@ def test_reasons(lexicon) -> None:
     known = question_terms("court team caseloads", lexicon)
     assert "confidence 12%, below 40%" in reason_not_found(known, 0.12, 0.4)
     # a confidence of 0 is a question below the gates: nothing comes close
-    assert reason_not_found(known, 0.0, 0.4).startswith("Nothing in these reports comes close")
+    assert reason_not_found(known, 0.0, 0.4).startswith("No sentence in these reports comes close")
+
+
+def test_names_are_split_as_document_words_are() -> None:
+    from inspect_qa.confidence import document_words, question_names
+
+    names = question_names("Did Stoke-on-Trent and O'Neill's team improve?", frozenset())
+    assert names == {"stoke", "on", "trent", "neill"}
+    assert names <= document_words("A letter to Stoke-on-Trent from O'Neill.")

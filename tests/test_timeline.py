@@ -137,3 +137,8 @@ def test_http_timeline(retriever: Retriever) -> None:
 def test_a_heading_is_never_an_entry(retriever: Retriever) -> None:
     tl = retriever.timeline("findings", per_report=5)
     assert "Findings" not in {e.text for e in tl.entries}
+
+
+def test_a_topic_the_reports_never_mention_is_empty(retriever: Retriever) -> None:
+    assert retriever.timeline("2031").entries == ()
+    assert retriever.timeline("zebras giraffes").entries == ()

@@ -271,6 +271,11 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        unknown = [g for g in d.get("gates", {}) if g not in CONFIDENCE_FEATURES]
+        if unknown:
+            raise ValueError(f"calibration gates {unknown} are not confidence features "
+                             f"({', '.join(CONFIDENCE_FEATURES)}): refit with "
+                             "`python -m inspect_qa.calibrate`")
         return cls(
             sentence_weights=tuple(d["sentence_weights"]),
             confidence_weights=tuple(d["confidence_weights"]),

@@ -1,5 +1,5 @@
 """The HTTP JSON API served beside the page: ``POST /api/search``, ``POST /api/answer``,
-``POST /api/timeline``, ``GET /api/documents``, described at ``/api/openapi.json`` (and browsable at ``/api/docs``).
+``POST /api/timeline``, ``GET /api/documents``, described at ``/api/openapi.json``.
 
 Plain JSON over HTTP for any language, without the page's queue and event stream. Inputs are
 checked exactly as the page checks them (:func:`inspect_qa.ui.check_query`); a bad request gets
@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .errors import InspectQAError
@@ -34,12 +35,19 @@ API_CONCURRENCY = 2
 #: Largest request body read (a question is at most 1,000 characters; this leaves room for
 #: escaping and a list of sources).
 MAX_BODY_BYTES = 64 * 1024
+#: Requests that may wait for their turn; past this a request gets 503 (as the page's queue
+#: refuses past 32).
+MAX_WAITING = 32
+
+
+class ServerBusy(Exception):
+    """More requests are waiting than :data:`MAX_WAITING`."""
 
 
 class Query(BaseModel):
     """The arguments of ``Retriever.search`` / ``Retriever.answer``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "k": true or "5" is refused
 
     question: str = Field(description=f"the question, at most {MAX_QUESTION_CHARS} characters")
     k: int = Field(5, description=f"how many passages, 1 to {MAX_K}")
@@ -52,7 +60,7 @@ class Query(BaseModel):
 class TimelineQuery(BaseModel):
     """The arguments of ``Retriever.timeline``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     topic: str = Field(description=f"the topic, at most {MAX_QUESTION_CHARS} characters")
     per_report: int = Field(2, description="sentences per report, 1 to 5")
@@ -103,20 +111,37 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
     """The JSON API over ``retriever`` as a FastAPI app (mounted at ``/api`` by the server)."""
     from .ui import check_query
 
-    app = FastAPI(title="inspect-qa", version=__version__, docs_url="/docs",
+    # No /docs page: Swagger UI loads its scripts from a CDN, and everything here is offline.
+    app = FastAPI(title="inspect-qa", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url="/openapi.json",
                   description="Verbatim answers and cited passages from inspection reports.")
     # Requests wait here, not in threads: only `concurrency` worker threads ever run the model,
     # so twenty waiting clients do not hold twenty threads (and their allocator arenas).
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
     gate = asyncio.Semaphore(concurrency)
+    waiting = 0
 
     @app.middleware("http")
     async def _bounded(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        size = request.headers.get("content-length", "0")
-        if not size.isdigit() or int(size) > MAX_BODY_BYTES:
+        size = request.headers.get("content-length")
+        if request.method == "POST" and size is None:
+            # A chunked body could be any size: ask for its length up front.
+            return _error(411, "send the request with a Content-Length header")
+        if size is not None and not size.isdigit():
+            return _error(400, "the Content-Length header is not a number")
+        if size is not None and int(size) > MAX_BODY_BYTES:
             return _error(413, f"the request body is over {MAX_BODY_BYTES:,} bytes: send one "
                                "question at a time")
         return await call_next(request)
+
+    @app.exception_handler(ServerBusy)
+    async def _busy(_: Request, exc: ServerBusy) -> JSONResponse:
+        return _error(503, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -133,8 +158,19 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
         return _error(500, "something went wrong on the server; its log has the details")
 
     async def run(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        async with gate:
+        nonlocal waiting
+        if waiting >= MAX_WAITING:
+            raise ServerBusy(f"the server is busy ({MAX_WAITING} requests waiting): retry "
+                             "shortly")
+        waiting += 1
+        try:
+            await gate.acquire()
+        finally:
+            waiting -= 1
+        try:
             return await run_in_threadpool(work)
+        finally:
+            gate.release()
 
     def checked(body: Query) -> Any:
         return check_query(retriever, body.question, body.k, body.mode, body.sources,

@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "gold": golds, "questions": len(items), "k": args.k,
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": r.index.manifest["model"]["name"],
+        "model_fingerprint": r.index.manifest["model"]["fingerprint"],
         "features": {"sentence": list(SENTENCE_FEATURES), "confidence": list(CONFIDENCE_FEATURES)},
         "in_sample": fitted, "cross_validated": cv,
     }

@@ -98,13 +98,14 @@ def question_names(question: str, lower_case: frozenset[str]) -> frozenset[str]:
     """Names the question uses, lower-cased: capitalised words, not the first, that the corpus
     never writes in lower case ("Birmingham", "Walsall"; not "Social" in "Social workers").
     A possessive keeps its stem ("Walsall's" is "walsall")."""
-    out = set()
+    out: set[str] = set()
     for m in _CAPITALISED.finditer(question):
         if m.start() == 0:
             continue  # any first word is capitalised
         w = re.sub(r"['’]s?$", "", m.group()).lower()
         if w and w not in lower_case and w not in FILLER_WORDS:
-            out.add(w)
+            # "Stoke-on-Trent", "O'Neill": each part, as document_words splits them
+            out.update(x for x in _WORDS.findall(w) if len(x) > 1)
     return frozenset(out)
 
 
@@ -129,6 +130,9 @@ def reciprocal_rank(scores: np.ndarray, row: int) -> float:
     return 1.0 / (1.0 + float((scores > scores[row]).sum()))
 
 
+NO_MATCHING_DOCUMENT = ("No document matches these filters (documents, dates): widen them "
+                        "and ask again.")
+
 NO_CONTENT_HINT = (
     "This question has no words to look up in the reports. Ask about something they cover, "
     "in a few words or a full question: what inspectors found about a service, a figure, a "
@@ -152,7 +156,7 @@ def reason_not_found(terms: QuestionTerms, confidence: float, threshold: float) 
                 f"of the question well enough (confidence {confidence:.0%}, below "
                 f"{threshold:.0%}).")
     if confidence <= 0.0:
-        return ("Nothing in these reports comes close to what was asked: even the closest "
-                "passages match it less than any question they answer.")
+        return ("No sentence in these reports comes close enough to what was asked to answer "
+                "it: the closest passages are listed.")
     return ("No sentence in these reports answers the question well enough (confidence "
             f"{confidence:.0%}, below {threshold:.0%}); the closest passages are listed.")

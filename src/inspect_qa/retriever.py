@@ -31,6 +31,7 @@ from .answers import (
 from .chunking import Chunk, ChunkSettings, normalise
 from .confidence import (
     NO_CONTENT_HINT,
+    NO_MATCHING_DOCUMENT,
     QuestionTerms,
     document_words,
     question_names,
@@ -186,13 +187,17 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         cal = calibration or default_calibration()
+        model = index.manifest["model"]
         fitted_for = cal.provenance.get("model")
-        if calibration is None and fitted_for and fitted_for != index.manifest["model"]["name"]:
+        fitted_print = cal.provenance.get("model_fingerprint")
+        other = (fitted_print != model["fingerprint"] if fitted_print
+                 else fitted_for != model["name"])
+        if calibration is None and fitted_for and other:
             # The gates are similarities of the model the calibration was fitted with; another
             # model's scale differs, and they would refuse every question.
             log.warning("the answer confidence was fitted for %s, not %s: it is approximate; "
                         "refit it with `python -m inspect_qa.calibrate`", fitted_for,
-                        index.manifest["model"]["name"])
+                        model["name"])
             cal = replace(cal, gates={})
         self.calibration: Calibration = cal
 
@@ -547,6 +552,9 @@ class Retriever:
         """
         candidate, terms = self._candidate(question, k, mode, filters)
         threshold = self.calibration.threshold
+        mask = self._mask(filters)
+        if mask is not None and not mask.any():
+            return replace(candidate, reason=NO_MATCHING_DOCUMENT)
         if not terms.words:  # nothing to look up ("hello", "???"): say what to ask instead
             return replace(candidate, found=False, text="", source=None, start=None, end=None,
                            confidence=0.0, passage_index=None, reason=NO_CONTENT_HINT)

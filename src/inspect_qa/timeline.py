@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 CANDIDATES_PER_REPORT = 8
 #: Reports whose best first-stage sentence ranks among this many are considered at all: a
 #: timeline lists at most this many reports. At 300 reports (benchmarks/timeline_scale.py) a
-#: timeline took 47 ms p50 with 200, 14 ms with 100, against 7-11 ms for an answer.
+#: timeline took 47 ms p50 with 200, 20 ms with 100, against 8 ms for an answer.
 MAX_REPORTS = 100
 #: A sentence speaks to the topic when it holds this share of the topic's content words
 #: (weighted by rarity), or when its MaxSim reaches LATE_FLOOR (a paraphrase). Both chosen on
@@ -147,7 +147,11 @@ def build_timeline(r: Retriever, topic: Any, filters: Filters | None = None,
         late = ix.sentence_tokens.maxsim(sig.query_tokens.vectors, sig.query_weights, cand)
     final = 0.5 * s[cand] + 0.5 * late
     doc_ids = r.document_ids()
-    terms = sorted(set(question_terms(q, ix.lexical).tokens))
+    topic_terms = question_terms(q, ix.lexical)
+    if topic_terms.words and len(topic_terms.unknown) == len(
+            {w.lower() for w in topic_terms.words}):
+        return Timeline(q, ())  # none of the topic's words is used in the reports
+    terms = sorted(set(topic_terms.tokens))
     weights = {t: ix.lexical.idf(t) for t in terms}
     total = sum(weights.values()) or 1.0
 

@@ -107,7 +107,7 @@ def run_gold(retriever: Any, items: Sequence[GoldItem], modes: Sequence[str], k:
                                    f"asked ({exc})") from exc
             correct, overlap = judge_answer(item, answer)
             right = correct
-            if not answer.found and item.answerable and answer.passages and answer.confidence:
+            if not answer.found and item.answerable and answer.passages:
                 right = judge_answer(item, retriever.answer_candidate(
                     item.question, k=ANSWER_K, mode=mode))[0]
             rows.append(QuestionRun(
