@@ -7,8 +7,8 @@ percentile: a measured ECE inside that range is calibration within noise.
 
     python benchmarks/ece_noise.py eval/results/gold-seeds-...json [--mode hybrid] [--runs 2000]
 
-The confidences are taken from the saved reliability table (each bin's questions at the
-bin's mean confidence), so the figure is for the set as evaluated.
+The confidences are each question's, as saved in the results (older results: each bin's
+questions at the bin's mean confidence), so the figure is for the set as evaluated.
 """
 
 from __future__ import annotations
@@ -31,8 +31,14 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for path in args.results:
         with open(path, encoding="utf-8") as f:
-            cal = json.load(f)["modes"][args.mode]["calibration"]
-        conf = np.concatenate([[b["mean_confidence"]] * b["n"] for b in cal["bins"]])
+            result = json.load(f)
+        if result.get("kind") != "gold":
+            continue  # a BEIR or timeline result has no confidences
+        cal = result["modes"][args.mode]["calibration"]
+        per_question = [q["confidence"][args.mode] for q in result.get("questions", [])
+                        if "confidence" in q]
+        conf = (np.array(per_question) if len(per_question) == cal["n"] else
+                np.concatenate([[b["mean_confidence"]] * b["n"] for b in cal["bins"]]))
         sims = [expected_calibration_error(conf, rng.random(len(conf)) < conf)
                 for _ in range(args.runs)]
         print(f"{path}: {len(conf)} questions, measured ECE {cal['ece']:.3f}; a calibrated "

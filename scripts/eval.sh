@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Seed-corpus evaluation with floors a few questions under the figures of 2026-12-04 (commit
-# 4b3e266), so that a change that makes retrieval or answers worse fails. Raise the floors when
+# 2c901ee), so that a change that makes retrieval or answers worse fails. Raise the floors when
 # figures improve. Results are printed, not saved (CI runs on a clone).
 #
 # 1. eval/gold.jsonl (178 questions: 158 + 20 keyword ones; weights and the answer model were
