@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .errors import InspectQAError
-from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever
+from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever, search_dict
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,6 @@ class TimelineQuery(BaseModel):
     sources: list[str] | None = Field(None, description="document ids (all if null)")
     date_from: str | None = Field(None, description="inclusive start: YYYY, YYYY-MM or YYYY-MM-DD")
     date_to: str | None = Field(None, description="inclusive end: YYYY, YYYY-MM or YYYY-MM-DD")
-
-
-def search_dict(question: str, passages: list[Any]) -> dict[str, Any]:
-    """The JSON shape of a search (``schemas/search.schema.json``)."""
-    return {"question": question, "passages": [p.to_dict() for p in passages]}
 
 
 def documents_dict(retriever: Retriever) -> dict[str, Any]:

@@ -7,9 +7,13 @@ import json
 import logging
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InspectQAError
+
+if TYPE_CHECKING:
+    from .answers import Answer
+    from .retriever import Passage
 
 DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
@@ -128,21 +132,30 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(r: Any, question: str, args: argparse.Namespace) -> Any:
-    """Check one question with the command's options (as the page and API do) and run it:
-    an ``Answer`` for ``ask``, a list of ``Passage`` for ``search``."""
+def _checked(r: Any, question: str, args: argparse.Namespace) -> Any:
+    """One question checked with the command's options, as the page and the API check them."""
     from .ui import check_query
 
-    q = check_query(r, question, args.k, args.mode, args.source, args.date_from, args.date_to)
-    if args.command == "ask":
-        return r.answer(q.question, q.k, q.mode, filters=q.filters)
+    return check_query(r, question, args.k, args.mode, args.source, args.date_from, args.date_to)
+
+
+def _answer(r: Any, question: str, args: argparse.Namespace) -> Answer:
+    q = _checked(r, question, args)
+    return r.answer(q.question, q.k, q.mode, filters=q.filters)
+
+
+def _search(r: Any, question: str, args: argparse.Namespace) -> list[Passage]:
+    q = _checked(r, question, args)
     return r.search(q.question, q.k, q.mode, filters=q.filters)
 
 
-def _as_json(question: str, result: Any) -> dict[str, Any]:
-    from .api import search_dict
+def _json(r: Any, question: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The command's JSON for one question (schemas/answer or schemas/search)."""
+    from .retriever import search_dict
 
-    return result.to_dict() if hasattr(result, "to_dict") else search_dict(question, result)
+    if args.command == "ask":
+        return _answer(r, question, args).to_dict()
+    return search_dict(question, _search(r, question, args))
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
@@ -151,14 +164,13 @@ def _cmd_query(args: argparse.Namespace) -> int:
     r = Retriever.load(args.index)
     if args.question == "-":
         return _stream(r, args)
-    result = _run(r, args.question, args)
     if args.json:
-        print(json.dumps(_as_json(args.question, result), ensure_ascii=False, indent=2))
+        print(json.dumps(_json(r, args.question, args), ensure_ascii=False, indent=2))
         return 0
     words = _question_words(args.question)
-    passages = result.passages if args.command == "ask" else result
     if args.command == "ask":
-        a = result
+        a = _answer(r, args.question, args)
+        passages = list(a.passages)
         if a.found:
             print(f"Answer ({a.confidence:.0%} confident): {a.text}")
             print(f"  — {a.source}:{a.start}-{a.end}\n")
@@ -166,8 +178,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
             print(f"Not found in these documents. {a.reason}")
             if a.passages:
                 print("Closest passages:\n")
-    elif not passages:
-        print("No passage matches.")
+    else:
+        passages = _search(r, args.question, args)
+        if not passages:
+            print("No passage matches.")
     for i, p in enumerate(passages, 1):
         where = " · ".join(x for x in (p.date, p.section, f"p. {p.page}" if p.page else None) if x)
         print(f"[{i}] {p.title}" + (f" ({where})" if where else ""))
@@ -185,7 +199,7 @@ def _stream(r: Any, args: argparse.Namespace) -> int:
         if not question.strip():
             continue
         try:
-            out = _as_json(question, _run(r, question, args))
+            out = _json(r, question, args)
         except InspectQAError as exc:
             failed += 1
             out = {"question": question, "error": str(exc)}

@@ -117,6 +117,11 @@ class Passage:
         return asdict(self)
 
 
+def search_dict(question: str, passages: Sequence[Passage]) -> dict[str, Any]:
+    """The JSON shape of a search (``schemas/search.schema.json``): the API's and the CLI's."""
+    return {"question": question, "passages": [p.to_dict() for p in passages]}
+
+
 _ISO_DATE = re.compile(r"\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?")
 
 
