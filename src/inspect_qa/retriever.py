@@ -557,9 +557,8 @@ class Retriever:
         """
         candidate, terms = self._candidate(question, k, mode, filters)
         threshold = self.calibration.threshold
-        mask = self._mask(filters)
-        if mask is not None and not mask.any():
-            return replace(candidate, reason=NO_MATCHING_DOCUMENT)
+        if candidate.reason:  # no document matches the filters: already said
+            return candidate
         if not terms.words:  # nothing to look up ("hello", "???"): say what to ask instead
             return replace(candidate, found=False, text="", source=None, start=None, end=None,
                            confidence=0.0, passage_index=None, reason=NO_CONTENT_HINT)
@@ -590,7 +589,9 @@ class Retriever:
         terms = question_terms(q, self.index.lexical)
         passages = tuple(self.passage(self.index.chunks[r], float(s[r])) for r in rows)
         if not rows:
-            return Answer(q, False, "", None, None, None, 0.0, passages), terms
+            nothing = mask is not None and not mask.any()
+            return Answer(q, False, "", None, None, None, 0.0, passages,
+                          reason=NO_MATCHING_DOCUMENT if nothing else ""), terms
         cand, feats, evidence = self.answer_features(q, sig, s, rows, mask)
         cal = self.calibration
         scores = cal.sentence_score(feats)
