@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from inspect_qa.documents import extract_metadata, read_corpus
+from inspect_qa.documents import extract_metadata, read_corpus, read_document, scan_corpus
 from inspect_qa.errors import CorpusError, UnreadableDocument
 
 from .conftest import LETTER, NEWS, SEEDS
@@ -20,11 +20,17 @@ def test_hidden_and_other_files_are_skipped(corpus: Path) -> None:
     assert [d.id for d in read_corpus(corpus)] == ["letter.txt", "sub/news.md"]
 
 
-def test_invalid_utf8_is_an_error_naming_the_file(corpus: Path) -> None:
+def test_invalid_utf8_is_skipped_with_its_reason_and_an_error_when_strict(corpus: Path) -> None:
     (corpus / "bad.txt").write_bytes(b"caf\xe9 au lait")
-    with pytest.raises(UnreadableDocument, match=r"bad\.txt") as info:
-        read_corpus(corpus)
+    scan = scan_corpus(corpus)
+    assert [d.id for d in scan.documents] == ["letter.txt", "sub/news.md"]
+    assert [s.id for s in scan.skipped] == ["bad.txt"]
+    assert "iconv" in scan.skipped[0].reason
+    with pytest.raises(CorpusError, match=r"bad\.txt: not UTF-8") as info:
+        read_corpus(corpus, strict=True)
     assert "iconv" in str(info.value)
+    with pytest.raises(UnreadableDocument, match=r"bad\.txt"):
+        read_document(corpus / "bad.txt", "bad.txt")
 
 
 def test_empty_corpus_and_missing_folder(tmp_path: Path) -> None:

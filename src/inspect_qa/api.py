@@ -53,6 +53,8 @@ class Query(BaseModel):
     k: int = Field(5, description=f"how many passages, 1 to {MAX_K}")
     mode: str = Field("hybrid", description="hybrid, dense or lexical")
     sources: list[str] | None = Field(None, description="document ids to search (all if null)")
+    kinds: list[str] | None = Field(None, description='kinds of document, e.g. "monitoring letter" (all if null)')
+    authorities: list[str] | None = Field(None, description='authorities, e.g. "Dudley" (all if null)')
     date_from: str | None = Field(None, description="inclusive start: YYYY, YYYY-MM or YYYY-MM-DD")
     date_to: str | None = Field(None, description="inclusive end: YYYY, YYYY-MM or YYYY-MM-DD")
 
@@ -65,6 +67,8 @@ class TimelineQuery(BaseModel):
     topic: str = Field(description=f"the topic, at most {MAX_QUESTION_CHARS} characters")
     per_report: int = Field(2, description="sentences per report, 1 to 5")
     sources: list[str] | None = Field(None, description="document ids (all if null)")
+    kinds: list[str] | None = Field(None, description='kinds of document, e.g. "monitoring letter" (all if null)')
+    authorities: list[str] | None = Field(None, description='authorities, e.g. "Dudley" (all if null)')
     date_from: str | None = Field(None, description="inclusive start: YYYY, YYYY-MM or YYYY-MM-DD")
     date_to: str | None = Field(None, description="inclusive end: YYYY, YYYY-MM or YYYY-MM-DD")
 
@@ -80,7 +84,9 @@ def documents_dict(retriever: Retriever) -> dict[str, Any]:
         docs.append({"id": doc_id, "title": doc.title, "date": md.get("date"),
                      "kind": md.get("kind"), "authority": md.get("authority"),
                      "visit_number": md.get("visit_number"),
-                     "inspectors": list(md.get("inspectors") or []), "chunks": counts.get(doc_id, 0)})
+                     "inspectors": list(md.get("inspectors") or []),
+                     "judgement": md.get("judgement"), "format": md.get("format"),
+                     "pages": md.get("pages"), "chunks": counts.get(doc_id, 0)})
     return {"documents": docs}
 
 
@@ -169,7 +175,7 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
 
     def checked(body: Query) -> Any:
         return check_query(retriever, body.question, body.k, body.mode, body.sources,
-                           body.date_from, body.date_to)
+                           body.date_from, body.date_to, body.kinds, body.authorities)
 
     @app.post("/search", summary="The k best passages for a question, best first")
     async def search(body: Query) -> dict[str, Any]:
@@ -186,7 +192,7 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
     @app.post("/timeline", summary="What each report says about a topic, in date order")
     async def timeline(body: TimelineQuery) -> dict[str, Any]:
         q = check_query(retriever, body.topic, 5, "hybrid", body.sources, body.date_from,
-                        body.date_to)
+                        body.date_to, body.kinds, body.authorities)
         return await run(lambda: retriever.timeline(q.question, filters=q.filters,
                                                     per_report=body.per_report).to_dict())
 

@@ -27,13 +27,33 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = p.add_subparsers(dest="command", required=True)
 
-    ix = sub.add_parser("index", help="build or update the index of a folder of reports")
-    ix.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS, help="folder of .txt/.md files")
+    ix = sub.add_parser(
+        "index", help="build or update the index of a folder of reports",
+        description="Build the index of a folder of reports (.pdf, .docx, .html/.htm, .txt, "
+        ".md), or bring it up to date: new and changed files are read and embedded, removed "
+        "ones dropped, unchanged ones untouched. A file that cannot be read is skipped and "
+        "listed with the reason.")
+    ix.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS, help="folder of reports")
     ix.add_argument("--out", default=DEFAULT_INDEX, help="index directory (default: index)")
     ix.add_argument("--model", default=None,
                     help="local sentence-transformers model directory (default: bundled MiniLM)")
     ix.add_argument("--chunk-tokens", type=int, default=None,
                     help="largest chunk, in model word pieces (default 200)")
+    _file_options(ix)
+
+    add = sub.add_parser("add", help="add or update reports in an index",
+                         description="Add reports to an existing index, or update them. A file "
+                         "inside the index's corpus folder keeps the id it has there; any other "
+                         "is known by its file name, and stays when the folder is indexed again.")
+    add.add_argument("files", nargs="+", metavar="FILE")
+    add.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
+    _file_options(add)
+
+    rm = sub.add_parser("remove", help="remove reports from an index",
+                        description="Remove documents from an index by id (as `inspect-qa info` "
+                        "lists them). The files are not touched.")
+    rm.add_argument("ids", nargs="+", metavar="DOC")
+    rm.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
 
     for name, what in (("ask", "answer a question: the sentence that answers it, and its "
                                 "passages"),
@@ -51,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="documents dated on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)")
         q.add_argument("--to", dest="date_to", default=None, metavar="DATE",
                        help="documents dated on or before DATE")
+        _kind_options(q)
         q.add_argument("--json", action="store_true",
                        help=f"print JSON (schemas/{'answer' if name == 'ask' else 'search'}"
                             ".schema.json)")
@@ -66,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="only this document (repeatable)")
     tl.add_argument("--from", dest="date_from", default=None, metavar="DATE")
     tl.add_argument("--to", dest="date_to", default=None, metavar="DATE")
+    _kind_options(tl)
     tl.add_argument("--json", action="store_true",
                     help="print JSON (schemas/timeline.schema.json)")
 
@@ -85,6 +107,73 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--index", default=DEFAULT_INDEX)
     srv.add_argument("--corpus", default=DEFAULT_CORPUS)
     return p
+
+
+def _file_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true",
+                   help="stop with an error, writing nothing, if any file cannot be read")
+    p.add_argument("--max-file-mb", type=float, default=None, metavar="MB",
+                   help="skip files larger than this (default 100)")
+
+
+def _kind_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", dest="kinds", action="append", default=None, metavar="KIND",
+                   help='only documents of this kind, e.g. "monitoring letter" (repeatable)')
+    p.add_argument("--authority", dest="authorities", action="append", default=None,
+                   metavar="NAME", help='only documents about this authority, e.g. "Dudley" '
+                   "(repeatable)")
+
+
+def _max_bytes(args: argparse.Namespace) -> int | None:
+    if args.max_file_mb is None:
+        return None
+    if not args.max_file_mb > 0:
+        raise InspectQAError(f"--max-file-mb must be above 0, not {args.max_file_mb}")
+    return int(args.max_file_mb * 2**20)
+
+
+def _print_report(rep: Any) -> None:
+    """What a build, an addition or a removal did, for people."""
+    if not rep.rebuilt:
+        print(f"index {rep.index_dir} is up to date: {len(rep.unchanged) + len(rep.kept)} "
+              f"documents, {rep.chunks} chunks (nothing changed)")
+    else:
+        total = len(rep.added) + len(rep.changed) + len(rep.unchanged) + len(rep.kept)
+        print(f"index {rep.index_dir}: {rep.chunks} chunks from {total} documents "
+              f"in {rep.seconds:.1f}s")
+    rows = (("added", rep.added), ("updated", rep.changed), ("removed", rep.removed),
+            ("unchanged", rep.unchanged if rep.rebuilt else ()),
+            ("kept", rep.kept))
+    for label, ids in rows:
+        if ids:
+            more = " …" if len(ids) > 5 else ""
+            print(f"  {label:9} {len(ids):4}  {', '.join(ids[:5])}{more}")
+    if rep.kept:
+        print("            (kept: added with `inspect-qa add`; drop with `inspect-qa remove`)")
+    if rep.rebuilt:
+        print(f"  embedded  {rep.embedded_chunks:4} chunks")
+    if rep.skipped:
+        print(f"  skipped   {len(rep.skipped):4}  (not indexed; --strict makes this an error)")
+        for doc_id, reason in rep.skipped:
+            print(f"    {doc_id}: {reason}")
+    if rep.ignored:
+        print("  ignored   " + ", ".join(f"{n} {suffix}" for suffix, n in rep.ignored)
+              + " (formats inspect-qa does not read)")
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    from .index import add_documents
+
+    _print_report(add_documents(args.index, args.files, progress=True, strict=args.strict,
+                                max_bytes=_max_bytes(args)))
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from .index import remove_documents
+
+    _print_report(remove_documents(args.index, args.ids, progress=True))
+    return 0
 
 
 def _mark(text: str, words: set[str]) -> str:
@@ -116,19 +205,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.model) if args.model else None
     settings = (ChunkSettings(chunk_tokens=args.chunk_tokens)
                 if args.chunk_tokens is not None else None)
-    rep = build_index(args.corpus, args.out, embedder=embedder, settings=settings, progress=True)
-    if not rep.rebuilt:
-        print(f"index {rep.index_dir} is up to date: {len(rep.unchanged)} documents, "
-              f"{rep.chunks} chunks (nothing changed)")
-        return 0
-    print(f"index {rep.index_dir}: {rep.chunks} chunks from "
-          f"{len(rep.added) + len(rep.changed) + len(rep.unchanged)} documents "
-          f"in {rep.seconds:.1f}s")
-    for label, ids in (("added", rep.added), ("changed", rep.changed),
-                       ("removed", rep.removed), ("unchanged", rep.unchanged)):
-        if ids:
-            print(f"  {label:9} {len(ids):4}  {', '.join(ids[:5])}{' …' if len(ids) > 5 else ''}")
-    print(f"  embedded  {rep.embedded_chunks:4} chunks")
+    rep = build_index(args.corpus, args.out, embedder=embedder, settings=settings, progress=True,
+                      strict=args.strict, max_bytes=_max_bytes(args))
+    _print_report(rep)
     return 0
 
 
@@ -136,7 +215,8 @@ def _checked(r: Any, question: str, args: argparse.Namespace) -> Any:
     """One question checked with the command's options, as the page and the API check them."""
     from .ui import check_query
 
-    return check_query(r, question, args.k, args.mode, args.source, args.date_from, args.date_to)
+    return check_query(r, question, args.k, args.mode, args.source, args.date_from, args.date_to,
+                       args.kinds, args.authorities)
 
 
 def _answer(r: Any, question: str, args: argparse.Namespace) -> Answer:
@@ -212,7 +292,8 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     from .ui import check_query
 
     r = Retriever.load(args.index)
-    q = check_query(r, args.topic, 5, "hybrid", args.source, args.date_from, args.date_to)
+    q = check_query(r, args.topic, 5, "hybrid", args.source, args.date_from, args.date_to,
+                    args.kinds, args.authorities)
     tl = r.timeline(q.question, filters=q.filters, per_report=args.per_report)
     if args.json:
         print(json.dumps(tl.to_dict(), ensure_ascii=False, indent=2))
@@ -254,10 +335,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
         md = d["metadata"]
         print(f"  {doc_id}: {d['chunks']} chunks · {md.get('kind')} · {md.get('date') or 'undated'}"
               f" · {md.get('title')}")
-        extra = [x for x in (md.get("authority"),
+        extra = [x for x in (md.get("format"),
+                             f"{md['pages']} pages" if md.get("pages") else None,
+                             md.get("authority"),
                              f"visit {md['visit_number']}" if md.get("visit_number") else None,
                              ", ".join(md.get("inspectors") or []) or None,
-                             f"by {md['author']}" if md.get("author") else None) if x]
+                             f"by {md['author']}" if md.get("author") else None,
+                             md.get("judgement"),
+                             "added" if d.get("origin") == "added" else None) if x]
         if extra:
             print(f"      {' · '.join(extra)}")
     return 0
@@ -305,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     handlers: dict[str, Any] = {"index": _cmd_index, "ask": _cmd_query, "search": _cmd_query,
                                 "timeline": _cmd_timeline, "info": _cmd_info,
-                                "check": _cmd_check, "serve": _cmd_serve}
+                                "check": _cmd_check, "serve": _cmd_serve,
+                                "add": _cmd_add, "remove": _cmd_remove}
     try:
         return int(handlers[args.command](args))
     except InspectQAError as exc:

@@ -7,20 +7,21 @@ items), never on file names: a date line, a "Dear ..." salutation, "the sixth mo
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import CorpusError, UnreadableDocument
+from .readers import SUFFIXES, Unreadable, extract
 
 log = logging.getLogger(__name__)
-
-#: File suffixes read as documents. Other formats come later behind the same reader.
-SUFFIXES = (".txt", ".md")
 
 _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -58,9 +59,12 @@ class Document:
 
     Attributes:
         id: path of the file relative to the corpus folder, with ``/`` separators.
-        text: the file decoded as UTF-8, unchanged; every offset in inspect-qa indexes this string.
-        metadata: title, date (ISO), authority, kind, visit_number, inspectors; ``None`` or
-            empty where the document does not say.
+        text: a .txt/.md file decoded as UTF-8, unchanged; the text extracted and repaired
+            from a PDF, Word file or web page, pages separated by form feeds. The index keeps
+            it, and every offset in inspect-qa indexes this string.
+        metadata: title, date (ISO), authority, kind, visit_number, inspectors, judgement;
+            ``None`` or empty where the document does not say. Also ``format``, ``pages``
+            (count, where the format has pages), ``file_sha256`` and, for PDFs, ``repairs``.
     """
 
     id: str
@@ -88,64 +92,208 @@ class Document:
         return asdict(self)
 
 
-def iter_corpus_files(corpus_dir: str | Path) -> Iterator[Path]:
-    """Yield the readable files below ``corpus_dir`` in a stable (sorted) order.
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed, and why (for the build summary)."""
 
-    Hidden files and folders (names starting with ``.``) are passed over.
+    id: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    """What reading a folder found.
+
+    Attributes:
+        documents: the files read, in id order.
+        unchanged: ids whose file bytes match ``known`` (not read again: the caller has them).
+        skipped: files that could not be indexed, with the reason.
+        ignored: how many files of other formats there were, by suffix.
+        hashes: SHA-256 of every file read or found unchanged, by id.
+    """
+
+    documents: list[Document]
+    unchanged: list[str]
+    skipped: list[Skipped]
+    ignored: dict[str, int]
+    hashes: dict[str, str]
+
+
+def iter_corpus_files(corpus_dir: str | Path) -> Iterator[tuple[Path, str | None]]:
+    """Yield ``(path, problem)`` for every file below ``corpus_dir`` with a readable suffix, in
+    a stable (sorted) order, and for every file or folder that cannot be visited (``problem``
+    says why: a symlink loop, a broken link, no permission).
+
+    Hidden files and folders (names starting with ``.``) are passed over; symlinks are followed,
+    each real folder once.
     """
     root = Path(corpus_dir)
     if not root.is_dir():
         raise CorpusError(
             f"corpus folder {str(root)!r} does not exist or is not a folder; "
-            "pass the folder that holds your .txt/.md reports"
+            "pass the folder that holds your reports"
         )
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
+    problems: list[tuple[Path, str]] = []
+    seen_dirs: set[str] = set()
+    found: list[tuple[Path, str | None]] = []
+
+    def on_error(exc: OSError) -> None:
+        problems.append((Path(exc.filename or root), _os_reason(exc)))
+
+    for top, dirs, files in os.walk(root, followlinks=True, onerror=on_error):
+        real = os.path.realpath(top)
+        if real in seen_dirs:
+            found.append((Path(top), "a symlink loop: this folder was already read"))
+            dirs[:] = []
             continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
-            yield path
+        seen_dirs.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(top) / name
+            if path.suffix.lower() not in SUFFIXES:
+                found.append((path, "ignored"))
+                continue
+            try:
+                path.stat()
+            except OSError as exc:
+                found.append((path, _os_reason(exc)))
+                continue
+            found.append((path, None))
+    found.extend(problems)
+    yield from sorted(found, key=lambda item: item[0].as_posix())
 
 
-def read_document(path: Path, doc_id: str) -> Document:
-    """Read one file. Raises :class:`UnreadableDocument` when it is not UTF-8 text."""
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop"
+    if exc.errno == errno.ENOENT:
+        return "a broken symlink (its target does not exist)"
+    if exc.errno == errno.EACCES:
+        return "cannot be read: permission denied"
+    return f"cannot be read: {exc.strerror or exc}"
+
+
+def read_document(path: Path, doc_id: str, *, max_bytes: int | None = None) -> Document:
+    """Read one file of any supported format.
+
+    Raises:
+        UnreadableDocument: the file cannot be indexed; the message names it and says why.
+    """
     try:
-        raw = path.read_bytes()
+        raw_hash = _file_hash(path)
+        got = extract(path, max_bytes)
+    except Unreadable as exc:
+        raise UnreadableDocument(f"{doc_id}: {exc}") from exc
     except OSError as exc:
-        raise UnreadableDocument(f"cannot read {doc_id!r}: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UnreadableDocument(
-            f"{doc_id!r} is not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); "
-            f"convert it, e.g. `iconv -f cp1252 -t utf-8 {doc_id}`, or move it out of the corpus"
-        ) from exc
-    if "\x00" in text:
-        raise UnreadableDocument(f"{doc_id!r} holds NUL bytes: it looks binary, not text")
-    return Document(id=doc_id, text=text, metadata=extract_metadata(text))
+        raise UnreadableDocument(f"{doc_id}: {_os_reason(exc)}") from exc
+    if not got.text.strip():
+        raise UnreadableDocument(f"{doc_id}: no text (blank)")
+    metadata = extract_metadata(got.text)
+    metadata["format"] = got.format
+    metadata["pages"] = got.pages
+    metadata["file_sha256"] = raw_hash
+    if got.repairs:
+        metadata["repairs"] = got.repairs
+    return Document(id=doc_id, text=got.text, metadata=metadata)
 
 
-def read_corpus(corpus_dir: str | Path) -> list[Document]:
-    """Read every ``.txt``/``.md`` file below ``corpus_dir``.
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
-    A file that is not valid UTF-8 is an error naming that file (nothing is indexed half-way);
-    empty files are skipped with a warning. Raises :class:`CorpusError` when no document has text.
+
+def scan_corpus(
+    corpus_dir: str | Path,
+    *,
+    max_bytes: int | None = None,
+    known: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> CorpusScan:
+    """Read every supported file below ``corpus_dir``; never stops at a bad one.
+
+    Args:
+        max_bytes: files larger than this are skipped (default ``readers.MAX_FILE_MB``).
+        known: file SHA-256 by id of documents the caller already has (an index's): those files
+            are hashed, not read again, and listed in ``unchanged``.
+        progress: show a progress bar (files read per second, time left).
     """
     root = Path(corpus_dir)
-    docs = []
-    for path in iter_corpus_files(root):
-        doc_id = path.relative_to(root).as_posix()
-        doc = read_document(path, doc_id)
-        if not doc.text.strip():
-            log.warning("skipping %s: the file is empty", doc_id)
+    entries = list(iter_corpus_files(root))
+    docs: list[Document] = []
+    unchanged: list[str] = []
+    skipped: list[Skipped] = []
+    ignored: Counter[str] = Counter()
+    hashes: dict[str, str] = {}
+    bar: Any = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(1 for _, p in entries if p is None), desc="reading", unit="file")
+    for path, problem in entries:
+        doc_id = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        if problem == "ignored":
+            ignored[path.suffix.lower() or "(none)"] += 1
             continue
-        docs.append(doc)
-    if not docs:
-        raise CorpusError(
-            f"no documents with text in {str(root)!r}: put .txt or .md reports there "
-            f"(found no non-empty {', '.join(SUFFIXES)} files)"
-        )
-    return docs
+        if problem is not None:
+            skipped.append(Skipped(doc_id, problem))
+            continue
+        try:
+            if known and doc_id in known:
+                digest = _file_hash(path)
+                if known[doc_id] == digest:
+                    unchanged.append(doc_id)
+                    hashes[doc_id] = digest
+                    continue
+            doc = read_document(path, doc_id, max_bytes=max_bytes)
+            docs.append(doc)
+            hashes[doc_id] = str(doc.metadata["file_sha256"])
+        except UnreadableDocument as exc:
+            skipped.append(Skipped(doc_id, str(exc).removeprefix(f"{doc_id}: ")))
+            log.debug("skipping %s", exc)
+        except OSError as exc:
+            skipped.append(Skipped(doc_id, _os_reason(exc)))
+        finally:
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return CorpusScan(docs, unchanged, skipped, dict(ignored), hashes)
+
+
+def read_corpus(corpus_dir: str | Path, *, strict: bool = False) -> list[Document]:
+    """Every readable report below ``corpus_dir`` (see :data:`readers.SUFFIXES`).
+
+    Files that cannot be read are skipped with a warning (``strict``: a :class:`CorpusError`
+    naming each). Raises :class:`CorpusError` when no document has text.
+    """
+    root = Path(corpus_dir)
+    scan = scan_corpus(root)
+    if strict and scan.skipped:
+        raise CorpusError(skipped_message(scan.skipped))
+    if not scan.documents:
+        raise CorpusError(no_documents_message(root, scan))
+    return scan.documents
+
+
+def skipped_message(skipped: list[Skipped]) -> str:
+    lines = [f"  {s.id}: {s.reason}" for s in skipped[:20]]
+    more = f"\n  ... and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+    return (f"{len(skipped)} file(s) cannot be indexed (--strict):\n" + "\n".join(lines) + more)
+
+
+def no_documents_message(root: Path, scan: CorpusScan) -> str:
+    why = f"; {len(scan.skipped)} file(s) skipped:\n" + "\n".join(
+        f"  {s.id}: {s.reason}" for s in scan.skipped[:10]) if scan.skipped else ""
+    return (f"no documents with text in {str(root)!r}: put reports there "
+            f"({', '.join(SUFFIXES)}){why}")
 
 
 # -- metadata ---------------------------------------------------------------------------------
@@ -228,6 +376,19 @@ def _authority(text: str) -> str | None:
     common = {"This", "However", "There", "They", "Inspectors", "Ofsted", "The", "Report"}
     words = [w for w in words if w not in common]
     return max(set(words), key=words.count) if words else None
+
+
+def authority_names(authority: Any) -> list[str]:
+    """The names a filter may use for an authority: as the report names it, and its place
+    ("Dudley Metropolitan Borough Council" → also "Dudley"; "London Borough of Hackney" →
+    also "Hackney")."""
+    if not authority:
+        return []
+    full = " ".join(str(authority).split())
+    place = re.sub(r"^(?:The\s+)?(?:Royal\s+|London\s+)?Borough\s+of\s+|^City\s+of\s+", "", full)
+    place = re.sub(r"\s+(?:Metropolitan\s+Borough|Metropolitan\s+District|Borough|County|City|"
+                   r"District)?\s*Council$", "", place).strip()
+    return [full] if place in ("", full) else [full, place]
 
 
 def _author(text: str) -> str | None:

@@ -18,9 +18,22 @@ import numpy as np
 
 from . import __version__
 from .chunking import Chunk, ChunkSettings, make_chunks, normalise
-from .documents import Document, read_corpus
+from .documents import (
+    Document,
+    Skipped,
+    no_documents_message,
+    read_document,
+    scan_corpus,
+    skipped_message,
+)
 from .embedding import DEFAULT_MODEL, Embedder, TokenVectors, load_embedder
-from .errors import CorpusError, IndexNotFound, InspectQAError
+from .errors import (
+    CorpusError,
+    IndexIncompatible,
+    IndexNotFound,
+    InspectQAError,
+    UnreadableDocument,
+)
 from .layout import table_headings
 from .storage import (
     FORMAT_VERSION,
@@ -41,13 +54,19 @@ MIN_CHUNK_TOKENS = 16
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did. ``unchanged`` documents were reused without re-embedding."""
+    """What a build did. ``unchanged`` documents were reused without re-embedding; ``kept``
+    ones were added with :func:`add_documents` from outside the corpus folder and stay;
+    ``skipped`` files could not be indexed (id, reason); ``ignored`` counts files of other
+    formats by suffix."""
 
     index_dir: str
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    ignored: tuple[tuple[str, int], ...] = ()
     chunks: int = 0
     embedded_chunks: int = 0
     seconds: float = 0.0
@@ -112,12 +131,14 @@ def pipeline_fingerprint() -> str:
     h = hashlib.sha256()
     here = Path(__file__).parent
     for name in ("documents.py", "layout.py", "chunking.py", "index.py", "stores.py",
-                 "storage.py"):
+                 "storage.py", "readers/__init__.py", "readers/pdf.py", "readers/repair.py",
+                 "readers/office.py", "readers/web.py"):
         h.update((here / name).read_bytes())
     try:
         from importlib.metadata import version
 
-        h.update(version("bm25s").encode())
+        for dist in ("bm25s", "pypdfium2", "python-docx", "trafilatura"):
+            h.update(version(dist).encode())
     except Exception:  # no metadata: the code hashes still guard the pipeline
         pass
     return h.hexdigest()[:16]
@@ -177,22 +198,7 @@ def resolve_config(index_dir: str | Path, embedder: Embedder | None,
     return embedder, settings
 
 
-def build_index(
-    corpus_dir: str | Path,
-    index_dir: str | Path,
-    *,
-    embedder: Embedder | None = None,
-    settings: ChunkSettings | None = None,
-    progress: bool = False,
-) -> BuildReport:
-    """Build or update the index of ``corpus_dir`` in ``index_dir``.
-
-    Unchanged documents (same content hash, same model and settings) keep their chunks and
-    vectors; only new and changed documents are embedded. Nothing changed: nothing is written.
-    """
-    t0 = time.perf_counter()
-    index_root = Path(index_dir)
-    embedder, settings = resolve_config(index_root, embedder, settings)
+def _check_chunk_size(embedder: Embedder, settings: ChunkSettings) -> None:
     if not isinstance(settings.chunk_tokens, int) or not (
         MIN_CHUNK_TOKENS <= settings.chunk_tokens <= embedder.max_tokens - 16
     ):
@@ -200,39 +206,222 @@ def build_index(
             f"chunk_tokens={settings.chunk_tokens!r} does not fit the model's window of "
             f"{embedder.max_tokens} tokens: use {MIN_CHUNK_TOKENS} to {embedder.max_tokens - 16}"
         )
-    docs = read_corpus(corpus_dir)
+
+
+def _open_old(index_root: Path, embedder: Embedder, settings: ChunkSettings) -> Index | None:
+    """The existing index when it can be updated in place (same model, settings, pipeline)."""
+    try:
+        candidate = load_index(index_root)
+    except IndexNotFound:
+        return None
+    except InspectQAError as exc:
+        log.warning("existing index at %s is unusable (%s): full rebuild", index_root, exc)
+        return None
+    if _compatible(candidate.manifest, embedder, settings):
+        return candidate
+    log.warning("index at %s was built with another model, settings or pipeline "
+                "version: rebuilding it in full", index_root)
+    return None
+
+
+def _origins(old: Index | None) -> dict[str, dict[str, Any]]:
+    if old is None:
+        return {}
+    docs = old.manifest.get("documents", {})
+    return {i: d for i, d in docs.items() if isinstance(d, dict)}
+
+
+def build_index(
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    *,
+    embedder: Embedder | None = None,
+    settings: ChunkSettings | None = None,
+    progress: bool = False,
+    strict: bool = False,
+    max_bytes: int | None = None,
+) -> BuildReport:
+    """Build or update the index of ``corpus_dir`` in ``index_dir``.
+
+    The index is made to hold the reports of ``corpus_dir`` (plus any added from elsewhere with
+    :func:`add_documents`): files whose bytes are unchanged are not read again and keep their
+    chunks and vectors; new and changed files are read and embedded; files gone from the folder
+    are dropped. A file that cannot be read is skipped with its reason in the report
+    (``strict``: a :class:`CorpusError` before anything is written). Nothing changed: nothing
+    is written. The previous index stays loadable whatever happens.
+    """
+    t0 = time.perf_counter()
+    index_root = Path(index_dir)
+    corpus_root = Path(corpus_dir)
+    embedder, settings = resolve_config(index_root, embedder, settings)
+    _check_chunk_size(embedder, settings)
     with build_lock(index_root):
-        old: Index | None = None
-        try:
-            candidate = load_index(index_root)
-            if _compatible(candidate.manifest, embedder, settings):
-                old = candidate
-            else:
-                log.warning("index at %s was built with another model, settings or pipeline "
-                            "version: rebuilding it in full", index_root)
-        except IndexNotFound:
-            pass
-        except InspectQAError as exc:
-            log.warning("existing index at %s is unusable (%s): full rebuild", index_root, exc)
+        old = _open_old(index_root, embedder, settings)
+        origins = _origins(old)
+        known = {i: str(d.get("file_sha256")) for i, d in origins.items()
+                 if d.get("file_sha256") and d.get("origin", "corpus") == "corpus"}
+        scan = scan_corpus(corpus_root, max_bytes=max_bytes, known=known, progress=progress)
+        if strict and scan.skipped:
+            raise CorpusError(skipped_message(scan.skipped))
+        docs = list(scan.documents)
+        if old is not None:
+            docs += [old.documents[i] for i in scan.unchanged]
+        in_folder = {d.id for d in docs}
+        kept = tuple(sorted(i for i, d in origins.items()
+                            if d.get("origin") == "added" and i not in in_folder
+                            and old is not None and i in old.documents))
+        if old is not None:
+            docs += [old.documents[i] for i in kept]
+        if not docs:
+            raise CorpusError(no_documents_message(corpus_root, scan))
+        docs.sort(key=lambda d: d.id)
+        return _update(index_root, docs, old, embedder, settings, progress, t0,
+                       added_origin=set(kept), skipped=scan.skipped, ignored=scan.ignored,
+                       kept=kept, corpus_root=corpus_root)
 
-        old_hashes = {d.id: d.content_hash for d in old.documents.values()} if old else {}
-        new_hashes = {d.id: d.content_hash for d in docs}
-        added = tuple(i for i in new_hashes if i not in old_hashes)
-        removed = tuple(i for i in old_hashes if i not in new_hashes)
-        changed = tuple(i for i in new_hashes if i in old_hashes and old_hashes[i] != new_hashes[i])
-        unchanged = tuple(i for i in new_hashes if old_hashes.get(i) == new_hashes[i])
-        if old is not None and not (added or removed or changed):
-            return BuildReport(str(index_root), unchanged=unchanged, chunks=len(old.chunks),
-                               seconds=time.perf_counter() - t0, rebuilt=False)
 
-        return _rebuild(index_root, docs, old, embedder, settings, progress, t0,
-                        added, changed, removed, unchanged)
+def _update(index_root: Path, docs: list[Document], old: Index | None, embedder: Embedder,
+            settings: ChunkSettings, progress: bool, t0: float, *, added_origin: set[str],
+            skipped: list[Skipped], ignored: dict[str, int], kept: tuple[str, ...] = (),
+            corpus_root: Path | None = None) -> BuildReport:
+    """Write the index of ``docs`` (reusing ``old``'s vectors for unchanged ones), or nothing
+    when nothing changed."""
+    old_hashes = {d.id: d.content_hash for d in old.documents.values()} if old else {}
+    new_hashes = {d.id: d.content_hash for d in docs}
+    added = tuple(i for i in new_hashes if i not in old_hashes)
+    removed = tuple(i for i in old_hashes if i not in new_hashes)
+    changed = tuple(i for i in new_hashes if i in old_hashes and old_hashes[i] != new_hashes[i])
+    unchanged = tuple(i for i in new_hashes if old_hashes.get(i) == new_hashes[i]
+                      and i not in kept)
+    origin_changed = old is not None and any(
+        (i in added_origin) != (_origins(old).get(i, {}).get("origin") == "added")
+        for i in new_hashes)
+    skips = tuple((s.id, s.reason) for s in skipped)
+    other = tuple(sorted(ignored.items()))
+    if old is not None and not (added or removed or changed or origin_changed):
+        return BuildReport(str(index_root), unchanged=unchanged, kept=kept, skipped=skips,
+                           ignored=other, chunks=len(old.chunks),
+                           seconds=time.perf_counter() - t0, rebuilt=False)
+    report = _rebuild(index_root, docs, old, embedder, settings, progress, t0,
+                      added, changed, removed, unchanged, added_origin=added_origin,
+                      corpus_root=corpus_root or _corpus_root(old))
+    return replace(report, kept=kept, skipped=skips, ignored=other)
+
+
+def _corpus_root(old: Index | None) -> Path | None:
+    root = old.manifest.get("corpus") if old is not None else None
+    return Path(root) if isinstance(root, str) else None
+
+
+def add_documents(
+    index_dir: str | Path,
+    files: list[str | Path],
+    *,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    strict: bool = False,
+    max_bytes: int | None = None,
+) -> BuildReport:
+    """Add (or update) the reports ``files`` in the existing index at ``index_dir``.
+
+    A file inside the index's corpus folder gets the id it has there (its path relative to the
+    folder); any other file is known by its name. Files that cannot be read are skipped with
+    the reason (``strict``: nothing is written and :class:`CorpusError` names them).
+
+    Raises:
+        IndexNotFound: no index there (build one with ``inspect-qa index``).
+        CorpusError: two files would get the same id, or nothing could be read.
+    """
+    t0 = time.perf_counter()
+    index_root = Path(index_dir)
+    embedder, settings = resolve_config(index_root, embedder, None)
+    with build_lock(index_root):
+        old = load_index(index_root)
+        if not _compatible(old.manifest, embedder, settings):
+            raise IndexIncompatible(
+                f"index {str(index_root)!r} was built by another version of the pipeline or "
+                f"model; rebuild it with `inspect-qa index CORPUS --out {index_root}` first")
+        root = _corpus_root(old)
+        origins = _origins(old)
+        new_docs: dict[str, Document] = {}
+        skipped: list[Skipped] = []
+        from_corpus: set[str] = set()
+        for f in files:
+            path = Path(f)
+            absolute = path.resolve() if path.exists() else path.absolute()
+            inside = root is not None and absolute.is_relative_to(root.resolve())
+            doc_id = absolute.relative_to(root.resolve()).as_posix() if inside and root else path.name
+            if doc_id in new_docs:
+                raise CorpusError(f"two files would both be known as {doc_id!r}; add them one "
+                                  "at a time, or rename one")
+            try:
+                if path.is_dir():
+                    raise UnreadableDocument(f"{doc_id}: a folder (use `inspect-qa index "
+                                             "FOLDER` to index a folder)")
+                new_docs[doc_id] = read_document(path, doc_id, max_bytes=max_bytes)
+                if inside:
+                    from_corpus.add(doc_id)
+            except UnreadableDocument as exc:
+                skipped.append(Skipped(doc_id, str(exc).removeprefix(f"{doc_id}: ")))
+        if strict and skipped:
+            raise CorpusError(skipped_message(skipped))
+        if not new_docs:
+            raise CorpusError("nothing to add: " + "; ".join(f"{s.id}: {s.reason}"
+                                                              for s in skipped))
+        docs = [d for i, d in old.documents.items() if i not in new_docs] + list(new_docs.values())
+        docs.sort(key=lambda d: d.id)
+        added_origin = {i for i, d in origins.items() if d.get("origin") == "added"}
+        added_origin |= set(new_docs) - from_corpus
+        added_origin -= from_corpus
+        return _update(index_root, docs, old, embedder, settings, progress, t0,
+                       added_origin=added_origin, skipped=skipped, ignored={})
+
+
+def remove_documents(
+    index_dir: str | Path,
+    doc_ids: list[str],
+    *,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> BuildReport:
+    """Drop the documents ``doc_ids`` from the index at ``index_dir``.
+
+    Raises:
+        IndexNotFound: no index there.
+        CorpusError: an id the index does not hold (the message lists close ones), or removing
+            every document (delete the index folder instead).
+    """
+    import difflib
+
+    t0 = time.perf_counter()
+    index_root = Path(index_dir)
+    embedder, settings = resolve_config(index_root, embedder, None)
+    with build_lock(index_root):
+        old = load_index(index_root)
+        if not _compatible(old.manifest, embedder, settings):
+            raise IndexIncompatible(
+                f"index {str(index_root)!r} was built by another version of the pipeline or "
+                f"model; rebuild it with `inspect-qa index CORPUS --out {index_root}` first")
+        unknown = [i for i in doc_ids if i not in old.documents]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(old.documents), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else (
+                "; `inspect-qa info` lists the documents")
+            raise CorpusError(f"the index holds no document {unknown[0]!r}{hint}")
+        docs = [d for i, d in sorted(old.documents.items()) if i not in set(doc_ids)]
+        if not docs:
+            raise CorpusError("that would remove every document; delete the index folder "
+                              f"{str(index_root)!r} instead")
+        added_origin = {i for i, d in _origins(old).items() if d.get("origin") == "added"}
+        return _update(index_root, docs, old, embedder, settings, progress, t0,
+                       added_origin=added_origin & {d.id for d in docs}, skipped=[], ignored={})
 
 
 def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder: Embedder,
              settings: ChunkSettings, progress: bool, t0: float, added: tuple[str, ...],
              changed: tuple[str, ...], removed: tuple[str, ...],
-             unchanged: tuple[str, ...]) -> BuildReport:
+             unchanged: tuple[str, ...], *, added_origin: set[str],
+             corpus_root: Path | None) -> BuildReport:
     reuse = set(unchanged)
     old_rows: dict[str, list[int]] = {}
     old_sent_rows: dict[int, list[int]] = {}
@@ -328,7 +517,8 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     seconds = time.perf_counter() - t0
     chunk_tokens = TokenStore.build([t for t in chunk_toks if t is not None], dim)
     sentence_tokens = TokenStore.build([t for t in sent_toks if t is not None], dim)
-    manifest = _manifest(docs, chunks, sentences, embedder, settings, seconds)
+    manifest = _manifest(docs, chunks, sentences, embedder, settings, seconds, added_origin)
+    manifest["corpus"] = str(corpus_root.resolve()) if corpus_root is not None else None
     manifest["tokens"] = {"use": "late-interaction re-ranking (MaxSim)", "dtype": "float16",
                           "chunk_pieces": len(chunk_tokens.ids),
                           "sentence_pieces": len(sentence_tokens.ids)}
@@ -351,7 +541,8 @@ def _library_versions() -> dict[str, str]:
 
 
 def _manifest(docs: list[Document], chunks: list[Chunk], sentences: list[SentenceRef],
-              embedder: Embedder, settings: ChunkSettings, seconds: float) -> dict[str, Any]:
+              embedder: Embedder, settings: ChunkSettings, seconds: float,
+              added_origin: set[str]) -> dict[str, Any]:
     per_doc: dict[str, int] = {}
     for c in chunks:
         per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
@@ -375,7 +566,9 @@ def _manifest(docs: list[Document], chunks: list[Chunk], sentences: list[Sentenc
         "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
         "documents": {
             d.id: {"content_hash": d.content_hash, "chars": len(d.text),
-                   "chunks": per_doc.get(d.id, 0), "metadata": d.metadata}
+                   "chunks": per_doc.get(d.id, 0), "metadata": d.metadata,
+                   "file_sha256": d.metadata.get("file_sha256"),
+                   "origin": "added" if d.id in added_origin else "corpus"}
             for d in docs
         },
     }

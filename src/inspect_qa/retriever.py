@@ -40,6 +40,7 @@ from .confidence import (
     reciprocal_rank,
     standing,
 )
+from .documents import authority_names
 from .embedding import Embedder, TokenVectors, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .index import build_index, resolve_config
@@ -135,14 +136,19 @@ class _Ranked(NamedTuple):
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search to some documents or a date range (ISO dates, inclusive)."""
+    """Restrict a search to some documents, a date range (ISO dates, inclusive), kinds of
+    document ("monitoring letter") or authorities ("Dudley" or "Dudley Metropolitan Borough
+    Council"; case is ignored). Each filter given must hold."""
 
     sources: tuple[str, ...] | None = None
     date_from: str | None = None
     date_to: str | None = None
+    kinds: tuple[str, ...] | None = None
+    authorities: tuple[str, ...] | None = None
 
     def is_empty(self) -> bool:
-        return not self.sources and not self.date_from and not self.date_to
+        return not (self.sources or self.date_from or self.date_to or self.kinds
+                    or self.authorities)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +172,20 @@ def _period(value: Any, name: str) -> tuple[datetime.date, datetime.date]:
         return datetime.date(parts[0], 1, 1), datetime.date(parts[0], 12, 31)
     except ValueError as exc:
         raise InvalidQuery(f"{name} {value!r} is not a date in the calendar") from exc
+
+
+def _names(values: Any, what: str, known: set[str]) -> set[str]:
+    """Checked filter values, lower case; an unknown one is an error listing the known ones."""
+    if values is None:
+        return set()
+    if isinstance(values, str) or not all(isinstance(x, str) for x in values):
+        raise InvalidQuery(f"{what} must be a list of names, e.g. ['{sorted(known)[0] if known else 'x'}']")
+    lower = {k.lower() for k in known}
+    for v in values:
+        if v.lower() not in lower:
+            raise InvalidQuery(f"no document has {what[:-1] if what != 'authorities' else 'authority'} "
+                               f"{v[:80]!r}: choose from {', '.join(sorted(known)) or 'none'}")
+    return {v.lower() for v in values}
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:
@@ -266,6 +286,10 @@ class Retriever:
             raise InvalidQuery(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         return str(mode)
 
+    def check_filters(self, filters: Filters) -> None:
+        """Raise :class:`InvalidQuery` when ``filters`` name what the index does not hold."""
+        self._mask(filters)
+
     def _mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None:
             return None
@@ -284,10 +308,19 @@ class Retriever:
             unknown = [x for x in sources if x not in docs]
             if unknown:
                 raise InvalidQuery(f"unknown document(s) {unknown}: choose from {sorted(docs)}")
+        kinds = _names(filters.kinds, "kinds", {str(d.metadata.get("kind") or "")
+                                                 for d in docs.values()} - {""})
+        authorities = _names(filters.authorities, "authorities", {
+            name for d in docs.values() for name in authority_names(d.metadata.get("authority"))})
         dated = filters.date_from is not None or filters.date_to is not None
         allowed = set()
         for doc_id, doc in docs.items():
             if sources and doc_id not in sources:
+                continue
+            if kinds and str(doc.metadata.get("kind") or "").lower() not in kinds:
+                continue
+            if authorities and not authorities & {
+                    n.lower() for n in authority_names(doc.metadata.get("authority"))}:
                 continue
             if dated:
                 if not doc.date:

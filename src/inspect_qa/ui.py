@@ -135,9 +135,21 @@ def _check_sources(sources: Any, known: Sequence[str]) -> tuple[str, ...] | None
     return tuple(dict.fromkeys(sources)) or None
 
 
+def _check_names(values: Any, what: str) -> tuple[str, ...] | None:
+    if values is None or values == "" or values == []:
+        return None
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise InvalidQuery(f"{what} must be a list of names")
+    if len(values) > 100 or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in values):
+        raise InvalidQuery(f"{what} must be at most 100 names of 1 to 200 characters")
+    return tuple(dict.fromkeys(values))
+
+
 def check_query(retriever: Retriever, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid",
-                sources: Any = None, date_from: Any = None, date_to: Any = None) -> Query:
-    """Check every input of a request; raises :class:`InvalidQuery` naming what to fix."""
+                sources: Any = None, date_from: Any = None, date_to: Any = None,
+                kinds: Any = None, authorities: Any = None) -> Query:
+    """Check every input of a request; raises :class:`InvalidQuery` naming what to fix (an
+    unknown kind or authority is refused by the retriever, with the names it knows)."""
     q = _check_question(question)
     k = _check_k(k)
     mode = _check_mode(mode)
@@ -148,7 +160,11 @@ def check_query(retriever: Retriever, question: Any, k: Any = DEFAULT_K, mode: A
         n = min(len(d_from), len(d_to))
         if d_from[:n] > d_to[:n]:
             raise InvalidQuery(f"the start date {d_from} is after the end date {d_to}: swap them")
-    filters = Filters(sources=ids, date_from=d_from, date_to=d_to)
+    filters = Filters(sources=ids, date_from=d_from, date_to=d_to,
+                      kinds=_check_names(kinds, "kinds"),
+                      authorities=_check_names(authorities, "authorities"))
+    if not filters.is_empty():
+        retriever.check_filters(filters)
     return Query(q, k, mode, None if filters.is_empty() else filters)
 
 

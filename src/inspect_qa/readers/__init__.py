@@ -1,0 +1,79 @@
+"""Readers: one file of any supported format → its text (and pages), or a reason it cannot be
+read. Every reader's text is what the index keeps and every offset points into; pages are
+separated by form feeds (``\\f``), so the page of an offset is the number of form feeds before it
+plus one (the page a PDF viewer shows).
+
+Formats: ``.txt``/``.md`` (UTF-8, kept exactly as the file is), ``.pdf`` (:mod:`.pdf`),
+``.docx`` (:mod:`.office`), ``.html``/``.htm`` (:mod:`.web`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Suffixes read as documents, lower case.
+SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
+#: Files larger than this are skipped (a report is rarely over 20 MB; a 200 MB file is most
+#: likely scanned images). ``inspect-qa index --max-file-mb`` changes it.
+MAX_FILE_MB = 100.0
+
+
+class Unreadable(Exception):
+    """A file that cannot be indexed; ``str()`` is the reason, for the build summary."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file's text and what reading it found: format, page count, the damage repaired."""
+
+    text: str
+    format: str
+    pages: int | None = None
+    repairs: dict[str, Any] = field(default_factory=dict)
+
+
+def read_text_file(raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(
+            f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); convert it, "
+            "e.g. `iconv -f cp1252 -t utf-8`"
+        ) from exc
+    if "\x00" in text:
+        raise Unreadable("holds NUL bytes: a binary file, not text")
+    return text
+
+
+def extract(path: Path, max_bytes: int | None = None) -> Extracted:
+    """Read ``path`` by its suffix. Raises :class:`Unreadable` with the reason."""
+    from .office import DocxProblem, read_docx
+    from .pdf import PdfProblem, read_pdf
+    from .web import HtmlProblem, read_html
+
+    suffix = path.suffix.lower()
+    limit = int(MAX_FILE_MB * 2**20) if max_bytes is None else max_bytes
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise Unreadable(f"{size / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB limit "
+                             "(raise it with --max-file-mb)")
+        if size == 0:
+            raise Unreadable("empty file")
+        if suffix in (".txt", ".md"):
+            return Extracted(read_text_file(path.read_bytes()), suffix[1:])
+        if suffix == ".pdf":
+            text, stats = read_pdf(path)
+            return Extracted(text, "pdf", stats.pages, stats.to_dict())
+        if suffix == ".docx":
+            text, pages = read_docx(path)
+            return Extracted(text, "docx", pages)
+        if suffix in (".html", ".htm"):
+            return Extracted(read_html(path), "html")
+    except (PdfProblem, DocxProblem, HtmlProblem) as exc:
+        raise Unreadable(str(exc)) from exc
+    except OSError as exc:
+        raise Unreadable(f"cannot be read: {exc.strerror or exc}") from exc
+    raise Unreadable(f"{suffix or 'no suffix'} is not a format inspect-qa reads")

@@ -1,0 +1,186 @@
+"""Repairing text extracted from laid-out pages: running headers and footers, page numbers,
+words hyphenated across line ends, paragraphs broken into lines.
+
+Works on :class:`PageLine` values (a line's text and box), whatever extracted them, and returns
+the document's text with pages separated by form feeds (``\\f``), paragraphs by blank lines,
+table cells by tabs: the text every offset of the index points into.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+
+#: Lines this far from the top or bottom of a page (by count) may be running furniture.
+EDGE_LINES = 3
+
+_PAGE_NUMBER = re.compile(
+    r"^\s*(?:page\s+)?[-–(]?\s*\d{1,4}\s*[-–)]?\s*(?:(?:of|/)\s*\d{1,4})?\s*$", re.I)
+_BULLET_START = re.compile(r"^\s*(?:[•▪◦●\uf0b7\uf0a7\u2022\u2013-]|\(?[a-z0-9]{1,2}[.)])\s+")
+_HYPHENATED_END = re.compile(r"([A-Za-z]{2,})-$")
+_WORD_START = re.compile(r"^([a-z]{2,})")
+
+
+@dataclass(frozen=True)
+class PageLine:
+    """One printed line: its text (cells joined by tabs) and box in page units, y up."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+
+    @property
+    def height(self) -> float:
+        return max(self.top - self.bottom, 0.1)
+
+
+@dataclass
+class RepairStats:
+    """What the repair changed, for the manifest: the damage a file arrived with."""
+
+    pages: int = 0
+    lines: int = 0
+    header_footer_lines: int = 0
+    page_number_lines: int = 0
+    joined_lines: int = 0
+    dehyphenated: int = 0
+    dropped_samples: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"pages": self.pages, "lines": self.lines,
+                "header_footer_lines": self.header_footer_lines,
+                "page_number_lines": self.page_number_lines,
+                "joined_lines": self.joined_lines, "dehyphenated": self.dehyphenated}
+
+
+def _furniture_key(text: str) -> str:
+    """A line with its numbers masked: "Page 3 of 8" and "Page 4 of 8" are the same line."""
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def running_lines(pages: list[list[PageLine]]) -> set[str]:
+    """Keys of lines repeated at the top or bottom of most pages: a running header or footer
+    (a title, a print date, a web address, "Page 2 of 8"). Needs two pages or more."""
+    if len(pages) < 2:
+        return set()
+    seen: Counter[str] = Counter()
+    for lines in pages:
+        edge = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
+        seen.update({_furniture_key(ln.text) for ln in edge})
+    need = max(2, (len(pages) + 1) // 2)
+    return {key for key, n in seen.items() if n >= need and re.search(r"\w", key)}
+
+
+def _strip_furniture(pages: list[list[PageLine]], stats: RepairStats) -> list[list[PageLine]]:
+    running = running_lines(pages)
+    out = []
+    for lines in pages:
+        keep = []
+        for i, ln in enumerate(lines):
+            at_edge = i < EDGE_LINES or i >= len(lines) - EDGE_LINES
+            if at_edge and _furniture_key(ln.text) in running:
+                stats.header_footer_lines += 1
+                if len(stats.dropped_samples) < 8:
+                    stats.dropped_samples.append(ln.text)
+            elif at_edge and _PAGE_NUMBER.match(ln.text):
+                stats.page_number_lines += 1
+            else:
+                keep.append(ln)
+        out.append(keep)
+    return out
+
+
+def _ends_paragraph(a: PageLine, b: PageLine, right: float, step: float, width: float) -> bool:
+    """Whether line ``a`` ends its paragraph, given the next line ``b`` on the same page."""
+    if "\t" in a.text or "\t" in b.text or _BULLET_START.match(b.text):
+        return True
+    gap = a.bottom - b.top
+    if step > 0 and (a.top - b.top) > 1.45 * step:
+        return True  # more space than between the lines of a paragraph
+    if gap < -0.5 * a.height:
+        return True  # b is not below a (a new column, a box, a page object out of order)
+    if abs(b.height - a.height) > 0.25 * max(a.height, b.height):
+        return True  # another font size: a heading or a caption
+    # A line that stops well short of the text's right edge ended its paragraph (or is a
+    # heading or a letterhead line).
+    return a.x1 < right - 0.12 * width
+
+
+def _join(a: str, b: str, vocabulary: set[str], stats: RepairStats) -> str:
+    """``a`` and its continuation ``b`` as one run of text, a line-end hyphen repaired when
+    the document elsewhere writes the word whole (or never writes it hyphenated)."""
+    m, n = _HYPHENATED_END.search(a), _WORD_START.match(b)
+    if m and n:
+        whole = (m.group(1) + n.group(1)).lower()
+        hyphened = f"{m.group(1)}-{n.group(1)}".lower()
+        if whole in vocabulary or hyphened not in vocabulary:
+            stats.dehyphenated += 1
+            return a[:-1] + b
+    return f"{a} {b}"
+
+
+def _vocabulary(pages: list[list[PageLine]]) -> set[str]:
+    words: set[str] = set()
+    for lines in pages:
+        for ln in lines:
+            words.update(w.lower() for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", ln.text))
+    return words
+
+
+def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
+    """The text of laid-out ``pages``: furniture dropped, paragraphs rejoined, hyphens repaired.
+
+    Pages are separated by ``\\f``; a word hyphenated across a page end is written whole at the
+    end of the page it starts on, so that every word sits on one page.
+    """
+    stats = RepairStats(pages=len(pages), lines=sum(len(p) for p in pages))
+    pages = _strip_furniture(pages, stats)
+    vocabulary = _vocabulary(pages)
+    page_texts: list[list[str]] = []
+    carry: str | None = None  # a hyphenated word's end, moved from the next page's first line
+    for index, lines in enumerate(pages):
+        lines = list(lines)
+        if carry is not None and lines:
+            first = lines[0]
+            lines[0] = PageLine(first.text[len(carry):].lstrip(), first.x0, first.x1, first.top,
+                                first.bottom)
+            if not lines[0].text:
+                lines.pop(0)
+        carry = None
+        paragraphs: list[str] = []
+        if lines:
+            body = [ln for ln in lines if "\t" not in ln.text] or lines
+            # The text's right edge and width: the 90th percentile of line ends (a stray
+            # character's box never sets them).
+            ends = sorted(ln.x1 for ln in body)
+            right = ends[int(0.9 * (len(ends) - 1))]
+            width = max(right - statistics.median(ln.x0 for ln in body), 1.0)
+            steps = [a.top - b.top for a, b in itertools.pairwise(lines)
+                     if 0 < a.top - b.top < 3 * a.height]
+            step = statistics.median(steps) if steps else 0.0
+            current = lines[0].text
+            for a, b in itertools.pairwise(lines):
+                if _ends_paragraph(a, b, right, step, width):
+                    paragraphs.append(current)
+                    current = b.text
+                else:
+                    stats.joined_lines += 1
+                    current = _join(current, b.text, vocabulary, stats)
+            paragraphs.append(current)
+        # A word hyphenated across the page end: finish it here.
+        nxt = pages[index + 1] if index + 1 < len(pages) else []
+        if paragraphs and nxt:
+            m, n = _HYPHENATED_END.search(paragraphs[-1]), _WORD_START.match(nxt[0].text)
+            if m and n:
+                joined = _join(paragraphs[-1], n.group(1), vocabulary, stats)
+                if " " not in joined[len(paragraphs[-1]) - 1:]:
+                    paragraphs[-1] = joined
+                    carry = n.group(1)
+        page_texts.append(paragraphs)
+    text = "\f".join("\n\n".join(p) + "\n" if p else "" for p in page_texts)
+    return text, stats
