@@ -111,17 +111,21 @@ def make_pdf(text: str, path: Path, *, title: str = "Inspection report",
     pages: list[list[tuple[float, float, str]]] = [[]]
     y = top
     for block in blocks(text):
-        rows: list[tuple[float, str]]
         if block.cells:
-            step = (right - left) / len(block.cells)
-            rows = [(left + i * step, c) for i, c in enumerate(block.cells)]
-            if y < bottom:
-                pages.append([])
-                y = top
-            for x, cell in rows:
-                pages[-1].append((x, y, cell))
-            y -= leading
-            continue
+            # Columns as wide as their text, a gap between; a row too wide for the page is
+            # set as a paragraph instead (cells never overlap).
+            xs, x = [], left
+            for cell in block.cells:
+                xs.append(x)
+                x += stringWidth(cell, font, size) + 24
+            if x - 24 <= right:
+                if y < bottom:
+                    pages.append([])
+                    y = top
+                for x0, cell in zip(xs, block.cells, strict=True):
+                    pages[-1].append((x0, y, cell))
+                y -= leading
+                continue
         for line in wrap(block.text):
             if y < bottom:
                 pages.append([])

@@ -304,7 +304,34 @@ def _iso(day: int | None, month: str, year: str) -> str:
     return f"{year}-{m:02d}-{day:02d}" if day else f"{year}-{m:02d}"
 
 
+_DAY_MONTH_YEAR = rf"(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTHS})\s+(\d{{4}})"
+_PUBLISHED = re.compile(
+    rf"^\s*(?:(?:Report\s+)?published|Publication\s+date|Date\s+of\s+publication|Date\s+published"
+    rf"|Posted(?:\s+on)?|Date)"
+    rf"\s*[:\-–]?\s*(?:on\s+)?(?:{_DAY_NAMES})?{_DAY_MONTH_YEAR}\s*$", re.M | re.I)
+_INSPECTION_DATES = re.compile(
+    r"^\s*(?:Inspection|Visit)\s+dates?\s*:?\s*(.{0,60}?\d{4})\s*$", re.M | re.I)
+
+
 def _find_date(head: str) -> str | None:
+    """The report's own date: a publication date where one is labelled, else a date standing
+    alone on its line (a letter's date), else the last day of labelled inspection dates, else a
+    month and year alone on a line. Dates inside sentences (visit dates, earlier judgements) and
+    numeric dates (a browser's print header) are never taken."""
+    m = _PUBLISHED.search(head)
+    if m:
+        return _iso(int(m.group(1)), m.group(2), m.group(3))
+    m = _FULL_DATE.search(head)
+    if m:
+        return _iso(int(m.group(1)), m.group(2), m.group(3))
+    m = _INSPECTION_DATES.search(head)
+    if m:
+        # "12 to 23 March 2018", "28 February to 2 March 2018": the last day.
+        days = re.findall(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", m.group(1))
+        month = re.findall(_MONTHS, m.group(1))
+        year = re.findall(r"\d{4}", m.group(1))
+        if days and month and year and 1 <= int(days[-1]) <= 31:
+            return _iso(int(days[-1]), month[-1], year[-1])
     m = _FULL_DATE.search(head)
     if m:
         return _iso(int(m.group(1)), m.group(2), m.group(3))
@@ -320,8 +347,19 @@ def _non_empty_lines(text: str) -> list[str]:
 
 def _kind(text: str) -> str:
     head = text[:4000]
+    top = text[:1500]
+    if re.search(r"\bjoint\s+(?:targeted\s+area\s+)?inspection\b", top, re.I):
+        return "joint inspection letter"
+    if re.search(r"^\s*(?:News|Press\s+release)\s*$|^\s*(?:Published|Posted)\s", top,
+                 re.M | re.I):
+        return "news item"
+    if _SALUTATION.search(head) and re.search(r"focused\s+visit", head, re.I):
+        return "focused visit letter"
     if _SALUTATION.search(head) and re.search(r"monitoring\s+visit", head, re.I):
         return "monitoring letter"
+    if (re.search(r"^\s*Inspection\s+dates?\b", top, re.M | re.I)
+            or re.search(r"\bOverall\s+effectiveness\b", head, re.I)):
+        return "inspection report"
     if _SALUTATION.search(head):
         return "letter"
     if re.search(r"\bCommissioner\b", head) and re.search(r"\bReport\b", head):
@@ -344,17 +382,30 @@ def _title(text: str, kind: str) -> str | None:
     return None
 
 
+_LABELLED_INSPECTORS = re.compile(
+    r"^\s*(?:(?:Deputy\s+|Assistant\s+)?lead\s+|team\s+|social\s+care\s+)?inspectors?\s*:\s*(.+)$",
+    re.M | re.I)
+
+
 def _inspectors(text: str) -> list[str]:
+    """Inspectors named by labels ("Lead inspector: A", "Team inspectors: B, C", anywhere in the
+    report), else by the sentence "The visit was carried out by A and B, Her Majesty's
+    Inspectors", else the letter's signatory."""
+    labelled = _LABELLED_INSPECTORS.findall(text)
     m = _CARRIED_OUT_BY.search(text[:6000])
-    if m:
-        phrase = " ".join(m.group(1).split())
+    phrases = ["; ".join(labelled)] if labelled else []
+    phrases += [m.group(1)] if m else []
+    for raw in phrases:
+        # "A and B (Ofsted), C (CQC)": the bracketed inspectorates separate names.
+        phrase = re.sub(r"\s*\([^)]{0,40}\)", ";", " ".join(raw.split()))
         # "A and B, Her Majesty's Inspectors and C, Ofsted Inspector"
         phrase = re.sub(r",?\s*(?:Her|His)\s+Majesty['’]s\s+Inspectors?", ";", phrase)
         phrase = re.sub(r",?\s*Ofsted\s+Inspectors?", ";", phrase)
-        names = []
+        names: list[str] = []
         for part in re.split(r";|,|\band\b", phrase):
             name = part.strip(" .")
-            if re.fullmatch(r"[A-Z][A-Za-z'’\-]+(?:\s+[A-Z][A-Za-z'’\-]+){1,3}", name):
+            if (re.fullmatch(r"[A-Z][A-Za-z'’\-]+(?:\s+[A-Z][A-Za-z'’\-]+){1,3}", name)
+                    and name not in names):  # a lead inspector is listed twice in some reports
                 names.append(name)
         if names:
             return names
@@ -362,11 +413,25 @@ def _inspectors(text: str) -> list[str]:
     return [m.group(1).strip()] if m else []
 
 
+_NAMED_BOROUGH = re.compile(
+    r"\b((?:Royal|London)[ ]Borough[ ]of[ ][A-Z][a-z]+(?:(?:[ ]and[ ]|[ ]upon[ ]|[ ])[A-Z][a-z]+)?)")
+_PLAIN_COUNCIL = re.compile(r"\b([A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)?)\s+Council\b")
+_NOT_PLACES = {"The", "County", "City", "Borough", "District", "Town", "Parish", "Metropolitan",
+               "Unitary", "Local", "Our", "This", "Care", "Leader", "Children", "Government"}
+
+
 def _authority(text: str) -> str | None:
     head = text[:6000]
     m = _AUTHORITY.search(head)
     if m:
         return " ".join(m.group(1).split())
+    m = _NAMED_BOROUGH.search(head)
+    if m:
+        return re.sub(r" (?:Council|Children|Service|Services)$", "", m.group(1))
+    plain = [name for name in _PLAIN_COUNCIL.findall(head[:3000])
+             if name.split()[0] not in _NOT_PLACES]
+    if plain:
+        return f"{max(set(plain), key=plain.count)} Council"
     places = _SERVICES_IN.findall(head) + _PLACE_SERVICES.findall(head)
     if places:
         return max(set(places), key=places.count)
@@ -391,6 +456,22 @@ def authority_names(authority: Any) -> list[str]:
     return [full] if place in ("", full) else [full, place]
 
 
+_JUDGEMENTS = r"Requires\s+improvement\s+to\s+be\s+good|Requires\s+improvement|Outstanding|Good|Inadequate"
+_OVERALL = re.compile(
+    rf"\bOverall\s+(?:effectiveness|judgement)\b[\s:\-–|]*(?:(?:is|was)\s+)?(?:judged\s+(?:to\s+be\s+)?)?"
+    rf"({_JUDGEMENTS})\b", re.I)
+
+
+def _judgement(text: str) -> str | None:
+    """The overall judgement where the report states it as a label ("Overall effectiveness:
+    Good", or a judgements table); never a past judgement told in a sentence."""
+    m = _OVERALL.search(text[:8000])
+    if not m:
+        return None
+    words = " ".join(m.group(1).split()).lower()
+    return words[0].upper() + words[1:]
+
+
 def _author(text: str) -> str | None:
     m = _REPORT_BY.search(text[:3000])
     return " ".join(m.group(1).split()) if m else None
@@ -400,8 +481,10 @@ def extract_metadata(text: str) -> dict[str, Any]:
     """Metadata of one report, found by rules that hold for inspection letters and reports.
 
     Returns a dict with keys ``title``, ``date`` (ISO ``YYYY-MM-DD`` or ``YYYY-MM``),
-    ``authority``, ``kind`` (``monitoring letter``, ``letter``, ``commissioner report``,
-    ``report`` or ``news item``), ``visit_number`` (int), ``inspectors`` (names) and ``author``.
+    ``authority``, ``kind`` (``inspection report``, ``monitoring letter``, ``focused visit
+    letter``, ``joint inspection letter``, ``letter``, ``commissioner report``, ``report`` or
+    ``news item``), ``visit_number`` (int), ``inspectors`` (names), ``judgement`` (the overall
+    effectiveness judgement, where stated) and ``author``.
     """
     kind = _kind(text)
     visit = _VISIT.search(text[:6000])
@@ -415,6 +498,8 @@ def extract_metadata(text: str) -> dict[str, Any]:
         "authority": _authority(text),
         "kind": kind,
         "visit_number": visit_number,
-        "inspectors": _inspectors(text) if kind.endswith("letter") else [],
+        "inspectors": (_inspectors(text) if kind.endswith("letter") or kind == "inspection report"
+                       else []),
+        "judgement": _judgement(text),
         "author": _author(text),
     }

@@ -121,6 +121,7 @@ def _join(a: str, b: str, vocabulary: set[str], stats: RepairStats) -> str:
         if whole in vocabulary or hyphened not in vocabulary:
             stats.dehyphenated += 1
             return a[:-1] + b
+        return a + b  # a compound the document writes with its hyphen: "well-being"
     return f"{a} {b}"
 
 
