@@ -22,6 +22,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# Reader tests check PDF pages against poppler's pdftotext, an extractor independent of ours.
+if ! command -v pdftotext >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]]; then
+    echo "test: installing Debian's poppler-utils for the PDF page tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+  else
+    echo "test: pdftotext is missing; install it with: sudo apt-get install -y poppler-utils" >&2
+    exit 1
+  fi
+fi
+
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check src tests benchmarks scripts app.py
 .venv/bin/mypy
