@@ -78,7 +78,8 @@ def test_openapi_describes_the_endpoints(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/search", "/answer", "/documents"} <= set(spec["paths"])
     query = spec["components"]["schemas"]["Query"]
-    assert {"question", "k", "mode", "sources", "date_from", "date_to"} == set(query["properties"])
+    assert {"question", "k", "mode", "sources", "date_from", "date_to", "kinds",
+            "authorities"} == set(query["properties"])
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(client: TestClient) -> None:

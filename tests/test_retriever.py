@@ -107,6 +107,6 @@ def test_answer_dict(retriever: Retriever) -> None:
     a = retriever.answer("How many children do social workers in the assessment team hold?")
     d = a.to_dict()
     assert set(d) == {"question", "found", "text", "source", "start", "end", "confidence",
-                      "passages", "passage_index", "reason"}
+                      "passages", "passage_index", "reason", "page"}
     assert 0.0 <= a.confidence <= 1.0
     assert d["passages"] == [p.to_dict() for p in retriever.search(a.question)]

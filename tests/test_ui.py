@@ -94,7 +94,16 @@ def test_only_search_answer_and_timeline_are_public(client: Client) -> None:
     assert set(api["named_endpoints"]) == {"/search", "/answer", "/timeline"}
     assert not api["unnamed_endpoints"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/answer"]["parameters"]]
-    assert params == ["question", "k", "mode", "sources", "date_from", "date_to"]
+    assert params == ["question", "k", "mode", "sources", "date_from", "date_to", "kinds",
+                      "authorities"]
+
+
+def test_kind_and_authority_filters_on_the_page_api(app: Served, client: Client) -> None:
+    got = client.predict(question="children", k=MAX_K, mode="lexical", kinds=["news item"],
+                         api_name="/search")
+    assert got and {p["source"] for p in got} == {"sub/news.md"}
+    with pytest.raises(Exception, match="choose from"):
+        client.predict(question="children", authorities=["Narnia"], api_name="/search")
 
 
 def test_search_returns_passage_dicts(app: Served, client: Client) -> None:

@@ -225,6 +225,8 @@ class Answer:
     #: Why there is no answer, for the reader ("" when found): the question's words the
     #: reports never use, or a hint when it has no words to look up.
     reason: str = ""
+    #: 1-based page of the answer's first character, where the document has pages (a PDF).
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

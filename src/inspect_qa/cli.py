@@ -253,7 +253,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
         passages = list(a.passages)
         if a.found:
             print(f"Answer ({a.confidence:.0%} confident): {a.text}")
-            print(f"  — {a.source}:{a.start}-{a.end}\n")
+            page = f" (p. {a.page})" if a.page else ""
+            print(f"  — {a.source}:{a.start}-{a.end}{page}\n")
         else:
             print(f"Not found in these documents. {a.reason}")
             if a.passages:

@@ -44,6 +44,7 @@ from .documents import authority_names
 from .embedding import Embedder, TokenVectors, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .index import build_index, resolve_config
+from .layout import page_of
 from .query import QUESTION_WORDS, document_hints, hint_match
 from .storage import Index, load_index
 from .timeline import Timeline, build_timeline
@@ -634,8 +635,10 @@ class Retriever:
         confidence = round(cal.probability(x), 4)
         start, end = self.index.sentences[first].start, self.index.sentences[last].end
         src = passages[rank].source
-        text = normalise(self.index.documents[src].text[start:end])
-        return Answer(q, True, text, src, start, end, confidence, passages, rank), terms
+        doc_text = self.index.documents[src].text
+        text = normalise(doc_text[start:end])
+        return Answer(q, True, text, src, start, end, confidence, passages, rank,
+                      page=page_of(doc_text, start)), terms
 
     def answer_features(
         self, question: str, sig: Signals, s: np.ndarray, rows: Sequence[int],

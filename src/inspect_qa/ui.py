@@ -220,33 +220,39 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
 
     def search(question: str, k: int = DEFAULT_K, mode: str = "hybrid",
                sources: list[str] | None = None, date_from: str | None = None,
-               date_to: str | None = None) -> list[dict[str, Any]]:
+               date_to: str | None = None, kinds: list[str] | None = None,
+               authorities: list[str] | None = None) -> list[dict[str, Any]]:
         """The k best passages for a question, best first (each as Passage.to_dict()).
 
         mode is hybrid, dense or lexical; sources restricts to some documents (names as in the
-        Index tab); date_from/date_to are YYYY-MM-DD, YYYY-MM or YYYY, inclusive.
+        Index tab); date_from/date_to are YYYY-MM-DD, YYYY-MM or YYYY, inclusive; kinds and
+        authorities restrict to documents of those kinds or about those authorities.
         """
         with readable_errors():
-            qy = check_query(retriever, question, k, mode, sources, date_from, date_to)
+            qy = check_query(retriever, question, k, mode, sources, date_from, date_to, kinds,
+                             authorities)
             return [p.to_dict() for p in retriever.search(qy.question, qy.k, qy.mode,
                                                           filters=qy.filters)]
 
     def answer(question: str, k: int = DEFAULT_K, mode: str = "hybrid",
                sources: list[str] | None = None, date_from: str | None = None,
-               date_to: str | None = None) -> dict[str, Any]:
+               date_to: str | None = None, kinds: list[str] | None = None,
+               authorities: list[str] | None = None) -> dict[str, Any]:
         """The sentence that answers a question, with its cited passages (Answer.to_dict()).
 
         found is false when the documents do not answer it; passages then holds the closest.
         Takes the same arguments as search.
         """
         with readable_errors():
-            qy = check_query(retriever, question, k, mode, sources, date_from, date_to)
+            qy = check_query(retriever, question, k, mode, sources, date_from, date_to, kinds,
+                             authorities)
             return retriever.answer(qy.question, qy.k, qy.mode, filters=qy.filters).to_dict()
 
-    def ask(question: Any, k: Any, mode: Any, sources: Any, date_from: Any, date_to: Any
-            ) -> tuple[str, str, str, Answer]:
+    def ask(question: Any, k: Any, mode: Any, sources: Any, date_from: Any, date_to: Any,
+            kinds: Any, authorities: Any) -> tuple[str, str, str, Answer]:
         with readable_errors():
-            qy = check_query(retriever, question, k, mode, sources, date_from, date_to)
+            qy = check_query(retriever, question, k, mode, sources, date_from, date_to, kinds,
+                             authorities)
             t0 = time.perf_counter()
             a = retriever.answer(qy.question, qy.k, qy.mode, filters=qy.filters)
             seconds = time.perf_counter() - t0
@@ -263,12 +269,15 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
                     source, a)
 
     def timeline(topic: str, per_report: int = 2, sources: list[str] | None = None,
-                 date_from: str | None = None, date_to: str | None = None) -> dict[str, Any]:
+                 date_from: str | None = None, date_to: str | None = None,
+                 kinds: list[str] | None = None,
+                 authorities: list[str] | None = None) -> dict[str, Any]:
         """What each report says about a topic: its best per_report sentences (1-5), verbatim
         and cited, reports in date order (Timeline.to_dict()); reports that say nothing are
         left out."""
         with readable_errors():
-            qy = check_query(retriever, topic, DEFAULT_K, "hybrid", sources, date_from, date_to)
+            qy = check_query(retriever, topic, DEFAULT_K, "hybrid", sources, date_from, date_to,
+                             kinds, authorities)
             return retriever.timeline(qy.question, filters=qy.filters,
                                       per_report=per_report).to_dict()
 
@@ -327,6 +336,19 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
                         date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD",
                                              max_length=10, scale=1)
                     with gr.Row():
+                        kinds = gr.Dropdown(
+                            choices=sorted({str(d.metadata["kind"]) for d in docs.values()
+                                            if d.metadata.get("kind")}),
+                            value=[], multiselect=True, label="Kinds",
+                            info="Only these kinds of document (all when empty)",
+                            elem_id="iqa-kinds")
+                        authorities = gr.Dropdown(
+                            choices=sorted({str(d.metadata["authority"]) for d in docs.values()
+                                            if d.metadata.get("authority")}),
+                            value=[], multiselect=True, label="Authorities",
+                            info="Only documents about these (all when empty)",
+                            elem_id="iqa-authorities")
+                    with gr.Row():
                         k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, precision=0,
                                       label="Passages", info="how many passages to cite")
                         mode = gr.Radio(list(MODES), value="hybrid", label="Mode",
@@ -363,7 +385,7 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
         timeline_html.show(show_entry, [last_timeline], [timeline_source, timeline_html],
                            api_visibility="private", show_progress="hidden")
 
-        inputs = [question, k, mode, sources, date_from, date_to]
+        inputs = [question, k, mode, sources, date_from, date_to, kinds, authorities]
         outputs = [answer_html, passages, source, last]
         gr.on([ask_button.click, question.submit], ask, inputs, outputs,
               api_visibility="private", show_progress="minimal")

@@ -319,19 +319,31 @@ def source_view(
         if x
     ]
     facts.append(f'<code class="iqa-cite">{escape(doc.id)}</code>')
+    if md.get("pages"):
+        facts.append(f"{md['pages']} pages")
     facts.append(f"{len(doc.text):,} characters")
     sep = '<span class="iqa-sep"> · </span>'
     attr = ' data-chosen="1"' if chosen else ""
+    page = f'<span class="iqa-page">p.&nbsp;{p.page}</span>' if p.page else ""
     return (
         f'<div class="iqa-sourceview" data-testid="source-view"{attr}>'
         f'<div class="iqa-source-head"><div class="iqa-kicker"><span>Source of passage {number}'
-        f'</span><code class="iqa-cite">{escape(citation(p.source, p.start, p.end))}</code></div>'
+        f'</span><code class="iqa-cite">{escape(citation(p.source, p.start, p.end))}</code>'
+        f"{page}</div>"
         f'<div class="iqa-doc-title">{escape(doc.title)}</div>'
         f'<div class="iqa-meta">{sep.join(facts)}</div></div>'
         f'<div class="iqa-doc" tabindex="0">'
-        f"{marked(doc.text, 0, len(doc.text), marks, reflow=is_hard_wrapped(doc.text))}</div>"
-        "</div>"
+        f"{page_breaks(marked(doc.text, 0, len(doc.text), marks, reflow=is_hard_wrapped(doc.text)))}"
+        "</div></div>"
     )
+
+
+def page_breaks(html: str) -> str:
+    """Each form feed of a document (a page break) as a visible divider naming the next page,
+    as the page a PDF viewer shows."""
+    count = iter(range(2, html.count("\f") + 2))
+    return re.sub("\f", lambda _: f'<span class="iqa-pagebreak" data-testid="page-break">'
+                  f"page {next(count)}</span>", html)
 
 
 def source_placeholder() -> str:

@@ -56,6 +56,8 @@ blockquote.iqa-passage { margin: 0 0 0.6rem; padding: 0; border: 0; font-size: 1
 .iqa-source-line { margin-top: 0.2rem; }
 .iqa-meta { font-size: 0.8rem; color: var(--body-text-color-subdued); line-height: 1.7; }
 .iqa-sep { opacity: 0.6; }
+.iqa-pagebreak { display: block; margin: 1em 0; border-top: 1px dashed currentColor; opacity: 0.55; font-size: 0.8em; text-align: right; }
+.iqa-page { margin-left: 0.5em; font-weight: 600; }
 .iqa-cites { margin-top: 0.15rem; }
 .iqa-label { font-size: 0.7rem; text-transform: uppercase; letter-spacing: 0.06em; }
 code.iqa-cite { font-family: var(--font-mono); font-size: 0.76rem; padding: 0.05rem 0.35rem;
