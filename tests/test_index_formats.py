@@ -140,7 +140,7 @@ def test_add_and_remove(mixed: Path, tmp_path: Path, embedder) -> None:
     rep = remove_documents(ix, ["02_hackney_focused_visit.txt"], embedder=embedder)
     assert rep.removed == ("02_hackney_focused_visit.txt",)
     assert "02_hackney_focused_visit.txt" not in load_index(ix).documents
-    with pytest.raises(CorpusError, match="did you mean 000_f2ce1d9da8a51203.pdf"):
+    with pytest.raises(CorpusError, match=r"did you mean 000_f2ce1d9da8a51203\.pdf"):
         remove_documents(ix, ["000_f2ce1d9da8a51203.pd"], embedder=embedder)
     with pytest.raises(CorpusError, match="every document"):
         remove_documents(ix, sorted(load_index(ix).documents), embedder=embedder)
@@ -156,7 +156,7 @@ def test_kind_and_authority_filters(mixed: Path, tmp_path: Path, embedder) -> No
     both = r.search("caseloads", k=10, filters=Filters(kinds=("monitoring letter",),
                                                         authorities=("Kent",)))
     assert both == []
-    with pytest.raises(InvalidQuery, match="choose from .*Kent"):
+    with pytest.raises(InvalidQuery, match=r"choose from .*Kent"):
         r.search("caseloads", filters=Filters(authorities=("Narnia",)))
     with pytest.raises(InvalidQuery, match="no document has kind 'memo'"):
         r.answer("caseloads", filters=Filters(kinds=("memo",)))
