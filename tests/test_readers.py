@@ -127,6 +127,15 @@ def test_chromium_printed_page_loses_its_print_header_and_keeps_its_date(tmp_pat
     assert doc.metadata["date"] == "2016-10-26"  # the letter's, not the day it was printed
     seed_words = dm.words(seed.read_text(encoding="utf-8"))
     assert _similar(seed_words, dm.words(doc.text)) > 0.95
+    # One page: nothing repeats, yet the print date and the address are still not the report's.
+    short = tmp_path / "short.html"
+    dm.make_html("Dudley making progress\n\nInspectors found that caseloads have fallen.\n",
+                 short, title="Dudley making progress")
+    dm.chromium_print(short, tmp_path / "short.pdf")
+    one = read_document(tmp_path / "short.pdf", "short.pdf")
+    assert one.metadata["pages"] == 1 and "file://" not in one.text
+    assert not any(ch.isdigit() for ch in one.text.splitlines()[0])  # no "12/4/26, 7:37 AM"
+    assert one.metadata["date"] is None
 
 
 # -- repair, on its own ---------------------------------------------------------------------

@@ -19,6 +19,11 @@ EDGE_LINES = 3
 
 _PAGE_NUMBER = re.compile(
     r"^\s*(?:page\s+)?[-–(]?\s*\d{1,4}\s*[-–)]?\s*(?:(?:of|/)\s*\d{1,4})?\s*$", re.I)
+#: What a browser prints at a page's top or bottom: "12/4/26, 7:37 AM", a web address alone or
+#: with "2/6". Dropped at a page's edge even when only one page shows it.
+_PRINT_STAMP = re.compile(
+    r"^\s*\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?\b"
+    r"|^\s*(?:https?|file)://\S+(?:\s+\d{1,4}\s*/\s*\d{1,4})?\s*$", re.I)
 _BULLET_START = re.compile(r"^\s*(?:[•▪◦●\uf0b7\uf0a7\u2022\u2013-]|\(?[a-z0-9]{1,2}[.)])\s+")
 _HYPHENATED_END = re.compile(r"([A-Za-z]{2,})-$")
 _WORD_START = re.compile(r"^([a-z]{2,})")
@@ -89,6 +94,8 @@ def _strip_furniture(pages: list[list[PageLine]], stats: RepairStats) -> list[li
                     stats.dropped_samples.append(ln.text)
             elif at_edge and _PAGE_NUMBER.match(ln.text):
                 stats.page_number_lines += 1
+            elif at_edge and _PRINT_STAMP.match(ln.text):
+                stats.header_footer_lines += 1
             else:
                 keep.append(ln)
         out.append(keep)
