@@ -171,8 +171,9 @@ def retrieval(folder: Path, suffix: str, work: Path) -> dict[str, dict[str, floa
                                   index=str(work / f"index-{folder.name}"), modes="hybrid",
                                   k=10, model=None)
         result = run_gold_eval(args)["modes"]["hybrid"]
+        figures = {**result["metrics"], **result["answers"]}
         out[gold] = {"questions": len(kept), "left_out": dropped,
-                     **{k: round(float(result[k]), 4)
+                     **{k: round(float(figures[k]), 4)
                         for k in ("hit@1", "hit@5", "mrr@10", "answer_accuracy")}}
     return out
 

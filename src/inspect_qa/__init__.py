@@ -16,12 +16,14 @@ from .errors import (
     ModelNotAvailable,
     UnreadableDocument,
 )
+from .index import BuildReport, add_documents, build_index, remove_documents
 from .retriever import MAX_K, MAX_QUESTION_CHARS, Filters, Passage, Retriever
 
 __all__ = [
     "MAX_K",
     "MAX_QUESTION_CHARS",
     "Answer",
+    "BuildReport",
     "Chunk",
     "ChunkSettings",
     "CorpusError",
@@ -40,4 +42,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "UnreadableDocument",
     "__version__",
+    "add_documents",
+    "build_index",
+    "remove_documents",
 ]

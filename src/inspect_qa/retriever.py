@@ -236,15 +236,20 @@ class Retriever:
         embedder: Embedder | None = None,
         settings: ChunkSettings | None = None,
         progress: bool = False,
+        strict: bool = False,
     ) -> Retriever:
         """Build (or update) the index of ``corpus_dir`` in ``index_dir`` and open it.
 
         Without ``embedder``/``settings``, an existing index keeps the model and settings it was
-        built with; a new one gets the bundled model and default settings.
+        built with; a new one gets the bundled model and default settings. Files that cannot be
+        read are skipped (logged; ``strict``: :class:`CorpusError`); :func:`build_index` returns
+        the full report.
         """
         embedder, settings = resolve_config(index_dir, embedder, settings)
-        build_index(corpus_dir, index_dir, embedder=embedder, settings=settings,
-                    progress=progress)
+        rep = build_index(corpus_dir, index_dir, embedder=embedder, settings=settings,
+                          progress=progress, strict=strict)
+        for doc_id, reason in rep.skipped:
+            log.warning("not indexed: %s: %s", doc_id, reason)
         return cls.load(index_dir, embedder=embedder)
 
     @classmethod
