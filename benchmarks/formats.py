@@ -120,9 +120,9 @@ def fidelity(folder: Path) -> dict[str, float]:
 
 
 def page_accuracy(folder: Path) -> dict[str, float | int]:
-    """Share of chunks that poppler shows on the page they are cited to: their first 40 letters
-    and their last 40 (before the last word, which may be finished from the next page) are on
-    that page. Also how many chunks start with letters poppler shows on an earlier page too (a
+    """Share of chunks that poppler shows on the pages they are cited to: their first 40 letters
+    on ``page``, their last 40 (before the last word, which may be finished from the next page)
+    on ``page_end``. Also how many chunks start with letters poppler shows on an earlier page too (a
     heading that the contents page repeats): a first-occurrence check would miscount those."""
     from inspect_qa.chunking import ChunkSettings, make_chunks
     from inspect_qa.documents import read_document
@@ -134,10 +134,12 @@ def page_accuracy(folder: Path) -> dict[str, float | int]:
         doc = read_document(f, f.name)
         pages = [dm.letters(dm.pdftotext_page(f, n)) for n in range(1, doc.metadata["pages"] + 1)]
         for c in make_chunks(doc, emb.count_tokens, ChunkSettings()):
-            letters = dm.letters(c.text)
-            head, tail = letters[:40], letters[-52:-12]
+            raw = doc.text[c.start : c.end]
+            first, last = dm.letters(raw.split("\f")[0]), dm.letters(raw.split("\f")[-1])
+            head, tail = first[:40], (last[-52:-12] if len(last) > 24 else "")
             total += 1
-            on_page = c.page is not None and head in pages[c.page - 1] and tail in pages[c.page - 1]
+            on_page = (c.page is not None and c.page_end is not None
+                       and head in pages[c.page - 1] and tail in pages[c.page_end - 1])
             right += on_page
             earlier += any(head in text for text in pages[: (c.page or 1) - 1])
     return {"chunks": total, "right": right, "accuracy": round(right / total, 4),

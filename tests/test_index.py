@@ -157,13 +157,19 @@ def test_update_keeps_the_model_and_settings_of_the_index(corpus: Path, tmp_path
     assert Retriever.build(corpus, tmp_path / "ix").embedder.dimension == 64
 
 
-def test_chunks_never_span_a_page_break(tmp_path: Path, embedder) -> None:
+def test_a_chunk_carries_the_pages_of_its_first_and_last_characters(tmp_path: Path,
+                                                                     embedder) -> None:
     (tmp_path / "c").mkdir()
     page = "The panel reviewed cases and found that plans were clear and timely. "
-    (tmp_path / "c" / "r.txt").write_text(page * 3 + "\n\f" + page * 3 + "\n")
+    # A paragraph that runs on to page 2 (a form feed inside it), then a section on page 3.
+    (tmp_path / "c" / "r.txt").write_text(page * 2 + "The panel then\fmet again. " + page
+                                          + "\n\f\nFindings\n\n" + page * 2 + "\n")
     ix = load_index(build_index(tmp_path / "c", tmp_path / "ix", embedder=embedder).index_dir)
-    assert [c.page for c in ix.chunks] == [1, 2]
-    assert all("\f" not in ix.documents["r.txt"].text[c.start : c.end] for c in ix.chunks)
+    assert [(c.page, c.page_end) for c in ix.chunks] == [(1, 2), (3, 3)]
+    r = Retriever.load(tmp_path / "ix", embedder=embedder)
+    passage = r.search("the panel then met again")[0]
+    assert (passage.page, passage.page_end) == (1, 2)
+    assert "\f" not in passage.text and "The panel then met again." in passage.text
 
 
 SLOW_BUILD = """

@@ -101,14 +101,17 @@ def test_every_pdf_passage_is_on_the_page_poppler_shows_it_on(pdfs: dict[str, Pa
         for chunk in make_chunks(doc, emb.count_tokens, ChunkSettings()):
             assert normalise(doc.text[chunk.start : chunk.end]) == chunk.text
             assert chunk.page == page_of(doc.text, chunk.start) and chunk.page is not None
-            # The chunk's first and last words are on its page in poppler's text (hyphens and
-            # spacing aside), and its first words on no other page before it.
-            # (A word hyphenated across a page end is whole on its first page: the last word
-            # is left out.)
-            letters = dm.letters(chunk.text)
-            head, tail = letters[:40], letters[-52:-12]
-            assert head in pages[chunk.page], (path.name, chunk.page, chunk.text[:60])
-            assert tail in pages[chunk.page], (path.name, chunk.page, chunk.text[-60:])
+            assert chunk.page_end == page_of(doc.text, chunk.end - 1)
+            # The chunk's first words are on its first page in poppler's text (hyphens and
+            # spacing aside), its last words on its last page.
+            # The words before the chunk's first page break are on its first page in
+            # poppler's text (hyphens and spacing aside), the words after its last break on its
+            # last page (but the last word, which may be finished from the next page).
+            raw = doc.text[chunk.start : chunk.end]
+            first, last = dm.letters(raw.split("\f")[0]), dm.letters(raw.split("\f")[-1])
+            assert first[:40] in pages[chunk.page], (path.name, chunk.page, chunk.text[:60])
+            tail = last[-52:-12] if len(last) > 24 else ""
+            assert tail in pages[chunk.page_end], (path.name, chunk.page_end, chunk.text[-60:])
             checked += 1
     assert checked > 100
 

@@ -10,7 +10,6 @@ checked, never taken from the splitter (its ``start_index`` is wrong on repeated
 
 from __future__ import annotations
 
-import bisect
 import functools
 import hashlib
 import re
@@ -56,7 +55,9 @@ class Chunk:
     """A passage of a document, the unit that is embedded and searched.
 
     ``text`` is ``normalise(doc.text[start:end])``; ``section`` is the nearest heading above it
-    (``None`` before the first heading); ``page`` is 1-based where the text marks pages.
+    (``None`` before the first heading); ``page`` and ``page_end`` are the 1-based pages of its
+    first and last characters, where the text marks pages (a paragraph that runs on to the next
+    page is one chunk, as it is one passage to a reader).
     """
 
     id: str
@@ -67,6 +68,7 @@ class Chunk:
     section: str | None
     page: int | None
     sentences: tuple[tuple[int, int], ...]
+    page_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -84,6 +86,7 @@ class Chunk:
             section=d.get("section"),
             page=d.get("page"),
             sentences=tuple((int(a), int(b)) for a, b in d["sentences"]),
+            page_end=d.get("page_end"),
         )
 
 
@@ -236,12 +239,11 @@ class ChunkSettings:
 
 
 def _segments(text: str, lines: list[Line]) -> list[tuple[list[Line], str | None]]:
-    """Runs of content lines, cut at headings, furniture and page breaks, with their heading."""
+    """Runs of content lines, cut at headings and furniture, with their heading. A page break
+    does not cut: a paragraph that runs on to the next page stays whole."""
     segments: list[tuple[list[Line], str | None]] = []
     section: str | None = None
     current: list[Line] = []
-    breaks = [m.start() for m in re.finditer("\f", text)]
-    page = 0
 
     def close() -> None:
         nonlocal current
@@ -250,10 +252,6 @@ def _segments(text: str, lines: list[Line]) -> list[tuple[list[Line], str | None
         current = []
 
     for line in lines:
-        line_page = bisect.bisect_right(breaks, line.start)
-        if line_page != page:
-            close()  # a chunk never spans two pages, so its page is the page of every word
-            page = line_page
         if line.kind == "heading":
             close()
             section = line.text
@@ -341,4 +339,5 @@ def _place(
         section=section,
         page=page_of(text, start),
         sentences=inside,
+        page_end=page_of(text, end - 1),
     )

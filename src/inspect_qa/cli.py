@@ -176,6 +176,12 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pages(page: int | None, page_end: int | None) -> str | None:
+    if not page:
+        return None
+    return f"pp. {page}-{page_end}" if page_end and page_end != page else f"p. {page}"
+
+
 def _mark(text: str, words: set[str]) -> str:
     """Wrap the question's words found in ``text`` in [brackets] for the terminal."""
     if not words:
@@ -264,7 +270,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         if not passages:
             print("No passage matches.")
     for i, p in enumerate(passages, 1):
-        where = " · ".join(x for x in (p.date, p.section, f"p. {p.page}" if p.page else None) if x)
+        where = " · ".join(x for x in (p.date, p.section, _pages(p.page, p.page_end)) if x)
         print(f"[{i}] {p.title}" + (f" ({where})" if where else ""))
         print(f"    {p.source}:{p.start}-{p.end}  score {p.score:.3f}")
         print(f"    {_mark(p.text, words)}\n")

@@ -101,7 +101,8 @@ class Passage:
 
     ``text`` is ``normalise(document.text[start:end])``; ``source`` is the document id (path
     relative to the corpus folder); ``score`` is the retrieval score (higher is better; its
-    scale depends on the mode).
+    scale depends on the mode). ``page`` and ``page_end`` are the pages (1-based, as a PDF
+    viewer numbers them) of its first and last characters, where the document has pages.
     """
 
     text: str
@@ -114,6 +115,7 @@ class Passage:
     section: str | None
     page: int | None
     chunk_id: str
+    page_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -538,6 +540,7 @@ class Retriever:
             section=chunk.section,
             page=chunk.page,
             chunk_id=chunk.id,
+            page_end=chunk.page_end,
         )
 
     # -- timeline ------------------------------------------------------------------------------

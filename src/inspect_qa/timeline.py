@@ -21,6 +21,7 @@ import numpy as np
 
 from .chunking import normalise
 from .confidence import question_terms
+from .layout import page_of
 
 if TYPE_CHECKING:
     from .retriever import Filters, Retriever
@@ -184,7 +185,8 @@ def build_timeline(r: Retriever, topic: Any, filters: Filters | None = None,
             entries.append(TimelineEntry(
                 source=doc, start=sent.start, end=sent.end,
                 text=normalise(document.text[sent.start : sent.end]), date=md.get("date"),
-                kind=md.get("kind"), visit_number=md.get("visit_number"), page=chunk.page,
+                kind=md.get("kind"), visit_number=md.get("visit_number"),
+                page=page_of(document.text, sent.start),
                 section=chunk.section, score=round(float(score), 6), title=document.title,
                 placed=how))
     return Timeline(q, tuple(entries))

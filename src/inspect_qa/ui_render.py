@@ -124,10 +124,17 @@ def citation(source: str, start: int | None, end: int | None) -> str:
     return f"{source}:{start}-{end}"
 
 
+def page_label(page: int, page_end: int | None) -> str:
+    """"p. 3", or "pp. 3–4" for a passage that runs on to the next page."""
+    if page_end and page_end != page:
+        return f"pp.&nbsp;{page}–{page_end}"
+    return f"p.&nbsp;{page}"
+
+
 def _meta_line(p: Passage, *, score: bool, cite: bool = True) -> str:
     bits = [escape(x) for x in (human_date(p.date), p.section or "") if x]
     if p.page:
-        bits.append(f"p.&nbsp;{p.page}")
+        bits.append(page_label(p.page, p.page_end))
     if score:
         bits.append(f'<span class="iqa-score">score {p.score:.3f}</span>')
     if cite:
@@ -324,7 +331,7 @@ def source_view(
     facts.append(f"{len(doc.text):,} characters")
     sep = '<span class="iqa-sep"> · </span>'
     attr = ' data-chosen="1"' if chosen else ""
-    page = f'<span class="iqa-page">p.&nbsp;{p.page}</span>' if p.page else ""
+    page = f'<span class="iqa-page">{page_label(p.page, p.page_end)}</span>' if p.page else ""
     return (
         f'<div class="iqa-sourceview" data-testid="source-view"{attr}>'
         f'<div class="iqa-source-head"><div class="iqa-kicker"><span>Source of passage {number}'

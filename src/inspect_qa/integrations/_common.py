@@ -28,5 +28,6 @@ def citation_metadata(p: Any) -> dict[str, Any]:
     ``start_index``, ``page``) plus ``end_index``, ``section``, ``title``, ``date``, ``score``
     and ``chunk_id``."""
     return {"source": p.source, "start_index": p.start, "end_index": p.end, "page": p.page,
+            "page_end": p.page_end,
             "section": p.section, "title": p.title, "date": p.date, "score": p.score,
             "chunk_id": p.chunk_id}

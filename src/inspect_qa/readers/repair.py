@@ -150,6 +150,7 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
     pages = _strip_furniture(pages, stats)
     vocabulary = _vocabulary(pages)
     page_texts: list[list[str]] = []
+    continues: list[bool] = []  # whether a page's last paragraph runs on to the next page
     carry: str | None = None  # a hyphenated word's end, moved from the next page's first line
     for index, lines in enumerate(pages):
         lines = list(lines)
@@ -161,6 +162,7 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
                 lines.pop(0)
         carry = None
         paragraphs: list[str] = []
+        right = width = 0.0
         if lines:
             body = [ln for ln in lines if "\t" not in ln.text] or lines
             # The text's right edge and width: the 90th percentile of line ends (a stray
@@ -180,8 +182,16 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
                     stats.joined_lines += 1
                     current = _join(current, b.text, vocabulary, stats)
             paragraphs.append(current)
-        # A word hyphenated across the page end: finish it here.
         nxt = pages[index + 1] if index + 1 < len(pages) else []
+        # A paragraph runs on to the next page when its last line is full and it has not ended
+        # a sentence, or the next page goes on in lower case.
+        last = lines[-1] if lines else None
+        runs_on = bool(
+            last is not None and nxt and "\t" not in last.text and "\t" not in nxt[0].text
+            and not _BULLET_START.match(nxt[0].text) and last.x1 >= right - 0.12 * width
+            and (not paragraphs[-1].rstrip().endswith((".", "!", "?", ":", ";"))
+                 or nxt[0].text[:1].islower()))
+        # A word hyphenated across the page end: finish it here.
         if paragraphs and nxt:
             m, n = _HYPHENATED_END.search(paragraphs[-1]), _WORD_START.match(nxt[0].text)
             if m and n:
@@ -189,6 +199,12 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
                 if " " not in joined[len(paragraphs[-1]) - 1:]:
                     paragraphs[-1] = joined
                     carry = n.group(1)
+                    runs_on = True
         page_texts.append(paragraphs)
-    text = "\f".join("\n\n".join(p) + "\n" if p else "" for p in page_texts)
-    return text, stats
+        continues.append(runs_on)
+    # Pages are separated by a form feed; one that ends a paragraph also ends its line, one
+    # inside a paragraph does not (the paragraph reads on, and is chunked, as one).
+    out: list[str] = []
+    for paragraphs, runs_on in zip(page_texts, continues, strict=True):
+        out.append("\n\n".join(paragraphs) + ("" if runs_on or not paragraphs else "\n"))
+    return "\f".join(out), stats
