@@ -410,12 +410,16 @@ def index_table(manifest: Mapping[str, Any]) -> str:
         inspectors = ", ".join(md.get("inspectors") or []) or md.get("author") or ""
         cells: Sequence[str] = (
             f'<span class="iqa-title">{escape(str(md.get("title") or doc_id))}</span><br>'
-            f'<code class="iqa-cite">{escape(doc_id)}</code>',
+            f'<code class="iqa-cite">{escape(doc_id)}</code>'
+            + (f' · {escape(str(md["format"]))}' if md.get("format") else "")
+            + (f' · {int(md["pages"])} pages' if md.get("pages") else "")
+            + (" · added" if d.get("origin") == "added" else ""),
             escape(str(md.get("kind") or "")),
             escape(human_date(md.get("date"))),
             escape(str(md.get("authority") or "")),
             escape(str(md.get("visit_number") or "")),
             escape(inspectors),
+            escape(str(md.get("judgement") or "")),
             f'{int(d.get("chunks", 0)):,}',
             f'{int(d.get("chars", 0)):,}',
         )
@@ -423,7 +427,7 @@ def index_table(manifest: Mapping[str, Any]) -> str:
     head = "".join(
         f"<th>{h}</th>"
         for h in ("Document", "Kind", "Date", "Authority", "Visit", "Inspectors / author",
-                  "Chunks", "Characters")
+                  "Judgement", "Chunks", "Characters")
     )
     return (
         f'<div class="iqa-index"><dl class="iqa-facts">{dl}</dl>'
