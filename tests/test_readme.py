@@ -148,7 +148,13 @@ def test_shell_blocks(workdir: Path) -> None:
         if kind(lang, code) == "shell":
             out = _bash(code, workdir)
             assert re.search(r"\d{3}_[0-9a-f]{16}\.txt", out), out
-            assert "\ntrue\t" in out and "\nfalse\t" in out  # the stdin example: one found, one not
+            if "ask -" in code:  # the stdin example: one found, one not
+                assert "\ntrue\t" in out and "\nfalse\t" in out
+            if "inspect-qa add" in code:  # the real-reports example: added, removed, filtered
+                assert "added        1  002_87759ed1007758fa.txt" in out, out
+                assert "removed      1  000_f2ce1d9da8a51203.txt" in out, out
+                assert "Answer (" in out and "000_f2ce1d9da8a51203.txt" not in out.split(
+                    "Answer (")[-1], out
 
 
 @pytest.mark.slow
