@@ -26,7 +26,7 @@ def test_passages_are_cited_exactly(retriever: Retriever) -> None:
         assert normalise(doc.text[p.start : p.end]) == p.text
         d = p.to_dict()
         assert set(d) == {"text", "source", "start", "end", "score", "title", "date", "section",
-                          "page", "chunk_id"}
+                          "page", "page_end", "chunk_id"}
 
 
 def test_results_sorted_at_most_k_never_padded_never_overlapping(retriever: Retriever) -> None:
