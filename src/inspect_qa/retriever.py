@@ -48,6 +48,7 @@ from .layout import page_of
 from .query import QUESTION_WORDS, document_hints, hint_match
 from .storage import Index, load_index
 from .timeline import Timeline, build_timeline
+from .vocabulary import Lexicon, corpus_acronyms, glossary
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,12 @@ def _period(value: Any, name: str) -> tuple[datetime.date, datetime.date]:
         return datetime.date(parts[0], 1, 1), datetime.date(parts[0], 12, 31)
     except ValueError as exc:
         raise InvalidQuery(f"{name} {value!r} is not a date in the calendar") from exc
+
+
+#: Weight of the report's terms for a question's everyday words in BM25 (0: no expansion).
+EXPANSION_WEIGHT = 0.0
+#: Whether the dense question vector is made from the question with those terms appended.
+EXPAND_DENSE = False
 
 
 def _names(values: Any, what: str, known: set[str]) -> set[str]:
@@ -355,7 +362,9 @@ class Retriever:
         qv = sd = sl = None
         toks = weights = None
         if "dense" in need:
-            pooled, pieces = self.embedder.embed_tokens([question])
+            extra_d = self.expansion(question) if EXPAND_DENSE else []
+            text = f"{question} ({'; '.join(extra_d)})" if extra_d else question
+            pooled, pieces = self.embedder.embed_tokens([text])
             qv = pooled[0]
             toks, weights = self._query_pieces(pieces[0])
             dc = ix.dense.scores(qv)
@@ -364,6 +373,13 @@ class Retriever:
         if "lexical" in need:
             lc = ix.lexical.scores(question)
             sl = ix.sentence_lexical.scores(question)
+            extra = self.expansion(question) if EXPANSION_WEIGHT else []
+            if extra:
+                words = " ".join(extra)
+                lc = (lc + np.float32(EXPANSION_WEIGHT) * ix.lexical.scores(words)).astype(
+                    np.float32)
+                sl = (sl + np.float32(EXPANSION_WEIGHT) * ix.sentence_lexical.scores(words)
+                      ).astype(np.float32)
             ls = np.maximum.reduceat(sl, ix.sentence_offsets)
         hints = document_hints(question)
         meta = zeros
@@ -371,6 +387,17 @@ class Retriever:
             match = {d: hint_match(doc, hints) for d, doc in ix.documents.items()}
             meta = np.array([match[c.doc_id] for c in ix.chunks], dtype=np.float32)
         return Signals(dc, ds, lc, ls, meta, qv, sd, sl, query_tokens=toks, query_weights=weights)
+
+    def expansion(self, question: str) -> list[str]:
+        """The report's terms for the everyday words and acronyms ``question`` uses (see
+        :mod:`inspect_qa.vocabulary`)."""
+        lexicon = self.__dict__.get("_lexicon")
+        if lexicon is None:
+            ix = self.index
+            acronyms = corpus_acronyms(d.text for d in ix.documents.values())
+            lexicon = Lexicon.build(ix.lexical.tokenize, acronyms, glossary())
+            self.__dict__["_lexicon"] = lexicon
+        return lexicon.expand(self.index.lexical.tokenize(question))
 
     def _query_pieces(self, pieces: TokenVectors) -> tuple[TokenVectors, np.ndarray]:
         """The question's pieces that carry meaning and their rarity weights over the passages.
