@@ -102,3 +102,17 @@ def test_metadata_rules_hold_for_other_authorities(folder: str) -> None:
         assert want["authority_place"] in authority_names(md["authority"])
         for wrong in want.get("not_the_date", []):
             assert wrong not in (md["date"] or ""), name
+
+
+@pytest.mark.parametrize("name", [
+    "Stoke-on-Trent City Council", "North East Lincolnshire Council",
+    "Brighton and Hove City Council", "Telford and Wrekin Council", "St Helens Council",
+    "Isle of Wight Council", "Kingston upon Hull City Council", "Cheshire West and Chester Council",
+    "Dudley Metropolitan Borough Council", "London Borough of Hackney"])
+def test_authorities_with_long_names(name: str) -> None:
+    text = (f"14 March 2019\n\nDear Ms Smith\n\nMonitoring visit to {name} children's services\n\n"
+            f"This letter summarises the findings of the monitoring visit to {name}.")
+    md = extract_metadata(text)
+    assert md["authority"] == name
+    place = authority_names(name)[-1]
+    assert place not in ("Council", "Trent", "Hull") and place in name

@@ -180,3 +180,70 @@ def test_cli_index_add_remove_and_filters(mixed: Path, tmp_path: Path, capsys) -
     assert main(["ask", "caseloads", "--index", ix, "--authority", "Narnia"]) == 2
     assert "choose from" in capsys.readouterr().err
 
+
+
+def test_added_reports_survive_a_rebuild_for_a_new_pipeline(mixed: Path, tmp_path: Path,
+                                                             embedder, monkeypatch) -> None:
+    ix = tmp_path / "ix"
+    build_index(mixed, ix, embedder=embedder)
+    hackney = shutil.copy(FIXTURES / "02_hackney_focused_visit.txt", tmp_path)
+    add_documents(ix, [hackney], embedder=embedder)
+    monkeypatch.setattr("inspect_qa.index.pipeline_fingerprint", lambda: "another-version")
+    rep = build_index(mixed, ix, embedder=embedder)
+    assert rep.kept == ("02_hackney_focused_visit.txt",)
+    assert "02_hackney_focused_visit.txt" in load_index(ix).documents
+
+
+def test_add_refuses_a_name_the_corpus_folder_already_uses(mixed: Path, tmp_path: Path,
+                                                           embedder) -> None:
+    ix = tmp_path / "ix"
+    build_index(mixed, ix, embedder=embedder)
+    other = tmp_path / "other"
+    other.mkdir()
+    clash = other / "001_e455c22296b3b456.txt"
+    clash.write_text("A different report that happens to share the name. " * 5)
+    before = current_version_dir(ix)
+    with pytest.raises(CorpusError, match="already holds '001_e455c22296b3b456.txt'"):
+        add_documents(ix, [clash], embedder=embedder)
+    assert current_version_dir(ix) == before
+
+
+def test_a_hidden_file_added_from_the_folder_is_kept_by_the_next_index(
+        mixed: Path, tmp_path: Path, embedder) -> None:
+    ix = tmp_path / "ix"
+    build_index(mixed, ix, embedder=embedder)
+    (mixed / ".drafts").mkdir()
+    draft = shutil.copy(FIXTURES / "05_torbay_news_item.txt", mixed / ".drafts")
+    add_documents(ix, [draft], embedder=embedder)
+    rep = build_index(mixed, ix, embedder=embedder)
+    assert rep.kept == (".drafts/05_torbay_news_item.txt",) and not rep.removed
+
+
+def test_a_file_that_became_unreadable_keeps_its_indexed_version(mixed: Path, tmp_path: Path,
+                                                                 embedder) -> None:
+    ix = tmp_path / "ix"
+    build_index(mixed, ix, embedder=embedder)
+    pdf = mixed / "000_f2ce1d9da8a51203.pdf"
+    pdf.write_bytes(pdf.read_bytes()[:2000])  # a download cut short, over the good one
+    rep = build_index(mixed, ix, embedder=embedder)
+    assert not rep.removed
+    assert dict(rep.skipped)["000_f2ce1d9da8a51203.pdf"].endswith(
+        "(the version indexed before is kept)")
+    assert "000_f2ce1d9da8a51203.pdf" in load_index(ix).documents
+
+
+def test_a_resaved_file_with_the_same_text_is_not_read_again_next_time(
+        mixed: Path, tmp_path: Path, embedder, monkeypatch) -> None:
+    ix = tmp_path / "ix"
+    build_index(mixed, ix, embedder=embedder)
+    page = mixed / "003_24d6193986422878.html"
+    page.write_text(page.read_text(encoding="utf-8") + "\n<!-- saved again -->\n",
+                    encoding="utf-8")
+    rep = build_index(mixed, ix, embedder=embedder)  # read once: bytes changed, text did not
+    assert rep.embedded_chunks == 0
+    read: list[str] = []
+    real = documents_module.read_document
+    monkeypatch.setattr(documents_module, "read_document",
+                        lambda path, doc_id, **kw: read.append(doc_id) or real(path, doc_id, **kw))
+    build_index(mixed, ix, embedder=embedder)
+    assert read == []

@@ -295,3 +295,130 @@ def test_unreadable_file_is_a_reason_not_a_crash(tmp_path: Path, monkeypatch) ->
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(UnreadableDocument, match=r"[Pp]ermission denied"):
         read_document(path, "locked.txt")
+
+
+# -- found in review: each of these once lost, glued or crashed ------------------------------
+
+
+def _lines(page: list[tuple[str, float, float]], top: float = 800.0) -> list[PageLine]:
+    """Lines of (text, right edge, height), 13.5 pt apart."""
+    out, y = [], top
+    for text, x1, h in page:
+        out.append(PageLine(text, 72.0, x1, y, y - h))
+        y -= 13.5
+    return out
+
+
+def test_numbered_headings_at_page_tops_are_not_running_headers() -> None:
+    pages = [_lines([(f"Recommendation {n}", 200, 10),
+                     (f"The council should act on finding {w} without delay now.", 520, 10),
+                     (f"Page {n} of 3", 120, 10)]) for n, w in ((1, "one"), (2, "two"), (3, "x"))]
+    text, stats = repair_pages(pages)
+    assert all(f"Recommendation {n}" in text for n in (1, 2, 3))
+    assert "Page 1 of 3" not in text and stats.header_footer_lines == 3
+
+
+def test_suspended_hyphen_is_kept() -> None:
+    text, _ = repair_pages([_lines([("plans meet both the short-", 520, 10),
+                                    ("and long-term needs of care leavers.", 300, 10)])])
+    assert "the short- and long-term needs" in text
+
+
+def test_heading_at_the_top_of_a_page_is_not_glued_to_the_page_before() -> None:
+    p1 = _lines([("the work goes on across every team and it is not finished", 520, 10),
+                 ("across all of the teams", 520, 10)])
+    p2 = _lines([("Leadership and management", 250, 14),
+                 ("Leaders know their services well and have clear plans.", 520, 10),
+                 ("end.", 100, 10)])
+    text, _ = repair_pages([p1, p2])
+    assert "teams\n\fLeadership and management\n\n" in text
+
+
+def test_a_word_finished_by_the_next_pages_whole_first_line_ends_its_paragraph() -> None:
+    p1 = _lines([("the service has made steady progress in its develop-", 520, 10)])
+    p2 = _lines([("ment.", 60, 10), ("The next paragraph starts here and is long.", 520, 10),
+                 ("end.", 60, 10)])
+    text, _ = repair_pages([p1, p2])
+    assert "its development.\n\fThe next paragraph" in text
+
+
+def test_docx_text_boxes_content_controls_hyphens_and_table_page_breaks(tmp_path: Path) -> None:
+    import docx
+    from docx.oxml import parse_xml
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    d = docx.Document()
+    d.add_paragraph("Page one.")
+    body = d.element.body
+    box = parse_xml(
+        f'<w:p {w} {mc}><w:r><w:t xml:space="preserve">Before. </w:t></w:r><w:r>'
+        '<mc:AlternateContent><mc:Choice Requires="wps"><w:t>Boxed finding.</w:t></mc:Choice>'
+        '<mc:Fallback><w:t>Boxed finding.</w:t></mc:Fallback></mc:AlternateContent></w:r>'
+        '<w:r><w:t xml:space="preserve"> After; aged 11</w:t><w:noBreakHyphen/><w:t>16.</w:t>'
+        '</w:r></w:p>')
+    sdt = parse_xml(f'<w:sdt {w}><w:sdtContent><w:p><w:r><w:t>Inside a content control.</w:t>'
+                    '</w:r></w:p></w:sdtContent></w:sdt>')
+    body.insert(len(body) - 1, box)
+    body.insert(len(body) - 1, sdt)
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Area", "Judgement"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Care", "Good"
+    from docx.enum.text import WD_BREAK
+    table.cell(1, 0).paragraphs[0].runs[0].add_break(WD_BREAK.PAGE)
+    d.add_paragraph("Text after the table.")
+    path = tmp_path / "tricky.docx"
+    d.save(str(path))
+    doc = read_document(path, path.name)
+    assert doc.text.count("Boxed finding.") == 1
+    assert "aged 11-16." in doc.text and "Inside a content control." in doc.text
+    assert "Area\tJudgement\n\fCare\tGood" in doc.text and doc.metadata["pages"] == 2
+
+
+def test_damaged_docx_xml_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    import zipfile
+
+    import docx
+
+    good = tmp_path / "good.docx"
+    docx.Document().save(str(good))
+    bad = tmp_path / "bad.docx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data[: len(data) // 2]  # truncated XML
+            out.writestr(item, data)
+    with pytest.raises(UnreadableDocument, match="damaged"):
+        read_document(bad, bad.name)
+
+
+def test_web_table_separator_row_is_not_a_row(tmp_path: Path) -> None:
+    page = tmp_path / "t.html"
+    rows = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in
+                   (("Leadership", "Good"), ("Care", "Good"), ("Leavers", "Requires improvement")))
+    body = "<p>" + "Inspectors judged the services as follows in their report. " * 5 + "</p>"
+    page.write_text(f"<html><body><article><h1>Judgements</h1>{body}<table><tr><th>Area</th>"
+                    f"<th>Grade</th></tr>{rows}</table>{body}</article></body></html>")
+    doc = read_document(page, page.name)
+    assert "---" not in doc.text and "Leadership\tGood\nCare\tGood" in doc.text
+
+
+def test_pipes_devices_and_undecodable_names_are_skipped(tmp_path: Path) -> None:
+    import os
+
+    from inspect_qa.documents import scan_corpus
+
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "ok.txt").write_text("Caseloads are manageable in the court team. " * 3)
+    os.mkfifo(d / "pipe.txt")  # would block a reader for ever
+    (d / "zero.txt").symlink_to("/dev/zero")  # would never end
+    with open(os.path.join(os.fsencode(d), b"caf\xe9.txt"), "w") as fh:
+        fh.write("A name from a Windows zip. " * 3)
+    scan = scan_corpus(d)
+    assert [x.id for x in scan.documents] == ["ok.txt"]
+    reasons = {s.id: s.reason for s in scan.skipped}
+    assert reasons["pipe.txt"].startswith("not a regular file")
+    assert reasons["zero.txt"].startswith("not a regular file")
+    assert reasons["caf\ufffd.txt"] == "its file name is not valid UTF-8: rename it"

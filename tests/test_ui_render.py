@@ -215,3 +215,12 @@ def test_index_table_lists_documents_and_build() -> None:
     for s in ("a<b>.txt", "<i>T</i>", "monitoring letter", "Oct 2016", "Dudley",
               "Ann Example, Bob S", "1,234", "hashing-256", "1 Jan 2024 00:00 UTC in 1.5 s", "3 chunks"):
         assert s in got.all_text, s
+
+
+def test_page_breaks_survive_reflow_of_hard_wrapped_text() -> None:
+    from inspect_qa.ui_render import marked, page_breaks
+
+    lines = "\n\n".join(f"the line number {i} of a hard wrapped page continues" for i in range(8))
+    text = lines + "\n\f" + lines + "\n\f" + lines
+    html = page_breaks(marked(text, 0, len(text), [], reflow=True))
+    assert html.count('data-testid="page-break"') == 2 and "page 3" in html

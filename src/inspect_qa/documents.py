@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -39,10 +40,27 @@ _ORDINALS = {
 _VISIT = re.compile(
     r"\b(" + "|".join(_ORDINALS) + r"|\d{1,2}(?:st|nd|rd|th))\s+monitoring\s+visit", re.I
 )
+#: A place's name as councils write it: "Dudley", "Stoke-on-Trent", "Kingston upon Hull",
+#: "Brighton and Hove", "St Helens", "Isle of Wight", "North East Lincolnshire".
+_PLACE_WORD = r"(?:St[ ])?[A-Z][a-z]+(?:-(?:on|upon|under|le|in|by)-[A-Z][a-z]+)?"
+_PLACE = rf"{_PLACE_WORD}(?:(?:[ ]upon[ ]|[ ]and[ ]|[ ]of[ ]|[ ]){_PLACE_WORD}){{0,3}}?"
 _AUTHORITY = re.compile(
-    r"\b((?:[A-Z][a-z]+[ ]){1,3}?(?:Metropolitan[ ]Borough|Borough|County|City|District)"
-    r"[ ]Council)\b"
+    rf"\b({_PLACE}[ ](?:Metropolitan[ ]Borough|Metropolitan[ ]District|Borough|County|City|"
+    r"District)[ ]Council)\b"
 )
+#: Words that precede a council's name in a letter but are not part of it.
+_TITLE_WORDS = {"The", "Leader", "Director", "Strategic", "Chief", "Executive", "People", "Services",
+                "Service", "Children", "Children's", "Corporate", "Dear", "Mr", "Mrs", "Ms", "Dr",
+                "Cabinet", "Member", "Head", "Of", "Acting", "Interim", "Group", "And", "Education",
+                "Council", "Lead", "Officer", "Assistant", "Deputy", "Social", "Care", "Adult"}
+
+
+def _trim_title(name: str) -> str:
+    """"Strategic Director People Services Dudley Metropolitan Borough Council" → "Dudley ..."."""
+    words = name.split(" ")
+    while len(words) > 2 and (words[0] in _TITLE_WORDS or words[0] in ("of", "and", "upon")):
+        words = words[1:]
+    return " ".join(words)
 _SERVICES_IN = re.compile(r"[Cc]hildren['’]s\s+[Ss]ervices\s+in\s+([A-Z][a-z]+)")
 _PLACE_SERVICES = re.compile(r"\b([A-Z][a-z]+)\s+children['’]s\s+services\b")
 _CARRIED_OUT_BY = re.compile(
@@ -159,9 +177,18 @@ def iter_corpus_files(corpus_dir: str | Path) -> Iterator[tuple[Path, str | None
                 found.append((path, "ignored"))
                 continue
             try:
-                path.stat()
+                info = path.stat()
             except OSError as exc:
                 found.append((path, _os_reason(exc)))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                # A pipe or a device would block or never end: never opened.
+                found.append((path, "not a regular file (a pipe, a device or a socket)"))
+                continue
+            try:
+                os.fsencode(name).decode("utf-8")
+            except UnicodeDecodeError:
+                found.append((path, "its file name is not valid UTF-8: rename it"))
                 continue
             found.append((path, None))
     found.extend(problems)
@@ -185,12 +212,21 @@ def read_document(path: Path, doc_id: str, *, max_bytes: int | None = None) -> D
         UnreadableDocument: the file cannot be indexed; the message names it and says why.
     """
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise Unreadable("not a regular file (a pipe, a device or a socket)")
         raw_hash = _file_hash(path)
         got = extract(path, max_bytes)
     except Unreadable as exc:
         raise UnreadableDocument(f"{doc_id}: {exc}") from exc
     except OSError as exc:
         raise UnreadableDocument(f"{doc_id}: {_os_reason(exc)}") from exc
+    except MemoryError as exc:
+        raise UnreadableDocument(f"{doc_id}: too large to read in memory") from exc
+    except Exception as exc:  # a reader library's own failure on a malformed file
+        log.debug("reader failed on %s", doc_id, exc_info=True)
+        raise UnreadableDocument(
+            f"{doc_id}: damaged: the reader failed ({type(exc).__name__}: {str(exc)[:120]})"
+        ) from exc
     if not got.text.strip():
         raise UnreadableDocument(f"{doc_id}: no text (blank)")
     metadata = extract_metadata(got.text)
@@ -239,6 +275,8 @@ def scan_corpus(
         bar = tqdm(total=sum(1 for _, p in entries if p is None), desc="reading", unit="file")
     for path, problem in entries:
         doc_id = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        # A name that is not UTF-8 is shown with a replacement character, never crashes output.
+        doc_id = doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if problem == "ignored":
             ignored[path.suffix.lower() or "(none)"] += 1
             continue
@@ -415,7 +453,7 @@ def _inspectors(text: str) -> list[str]:
 
 _NAMED_BOROUGH = re.compile(
     r"\b((?:Royal|London)[ ]Borough[ ]of[ ][A-Z][a-z]+(?:(?:[ ]and[ ]|[ ]upon[ ]|[ ])[A-Z][a-z]+)?)")
-_PLAIN_COUNCIL = re.compile(r"\b([A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)?)\s+Council\b")
+_PLAIN_COUNCIL = re.compile(rf"\b({_PLACE})[ ]Council\b")
 _NOT_PLACES = {"The", "County", "City", "Borough", "District", "Town", "Parish", "Metropolitan",
                "Unitary", "Local", "Our", "This", "Care", "Leader", "Children", "Government"}
 
@@ -424,12 +462,12 @@ def _authority(text: str) -> str | None:
     head = text[:6000]
     m = _AUTHORITY.search(head)
     if m:
-        return " ".join(m.group(1).split())
+        return _trim_title(" ".join(m.group(1).split()))
     m = _NAMED_BOROUGH.search(head)
     if m:
         return re.sub(r" (?:Council|Children|Service|Services)$", "", m.group(1))
-    plain = [name for name in _PLAIN_COUNCIL.findall(head[:3000])
-             if name.split()[0] not in _NOT_PLACES]
+    plain = [_trim_title(name) for name in _PLAIN_COUNCIL.findall(head[:3000])]
+    plain = [name for name in plain if name.split()[0] not in _NOT_PLACES]
     if plain:
         return f"{max(set(plain), key=plain.count)} Council"
     places = _SERVICES_IN.findall(head) + _PLACE_SERVICES.findall(head)

@@ -208,20 +208,22 @@ def _check_chunk_size(embedder: Embedder, settings: ChunkSettings) -> None:
         )
 
 
-def _open_old(index_root: Path, embedder: Embedder, settings: ChunkSettings) -> Index | None:
-    """The existing index when it can be updated in place (same model, settings, pipeline)."""
+def _open_old(index_root: Path, embedder: Embedder,
+              settings: ChunkSettings) -> tuple[Index | None, Index | None]:
+    """``(reusable, readable)``: the existing index when it can be updated in place (same
+    model, settings, pipeline), and when it can at least be read (its documents' texts)."""
     try:
         candidate = load_index(index_root)
     except IndexNotFound:
-        return None
+        return None, None
     except InspectQAError as exc:
         log.warning("existing index at %s is unusable (%s): full rebuild", index_root, exc)
-        return None
+        return None, None
     if _compatible(candidate.manifest, embedder, settings):
-        return candidate
+        return candidate, candidate
     log.warning("index at %s was built with another model, settings or pipeline "
                 "version: rebuilding it in full", index_root)
-    return None
+    return None, candidate
 
 
 def _origins(old: Index | None) -> dict[str, dict[str, Any]]:
@@ -256,27 +258,39 @@ def build_index(
     embedder, settings = resolve_config(index_root, embedder, settings)
     _check_chunk_size(embedder, settings)
     with build_lock(index_root):
-        old = _open_old(index_root, embedder, settings)
-        origins = _origins(old)
+        old, readable = _open_old(index_root, embedder, settings)
+        origins = _origins(readable)
         known = {i: str(d.get("file_sha256")) for i, d in origins.items()
-                 if d.get("file_sha256") and d.get("origin", "corpus") == "corpus"}
+                 if old is not None and d.get("file_sha256")
+                 and d.get("origin", "corpus") == "corpus"}
         scan = scan_corpus(corpus_root, max_bytes=max_bytes, known=known, progress=progress)
         if strict and scan.skipped:
             raise CorpusError(skipped_message(scan.skipped))
         docs = list(scan.documents)
         if old is not None:
             docs += [old.documents[i] for i in scan.unchanged]
+        skipped = list(scan.skipped)
+        if readable is not None:
+            # A file indexed before that cannot be read now keeps its indexed version: a bad
+            # download over a good one never loses the report.
+            for k, s in enumerate(skipped):
+                before = origins.get(s.id, {})
+                if s.id in readable.documents and before.get("origin", "corpus") == "corpus":
+                    docs.append(readable.documents[s.id])
+                    skipped[k] = Skipped(s.id, f"{s.reason} (the version indexed before is kept)")
         in_folder = {d.id for d in docs}
+        # Reports added from elsewhere stay, whatever the folder holds (and across a rebuild
+        # for another pipeline or model: their text is in the old index).
         kept = tuple(sorted(i for i, d in origins.items()
                             if d.get("origin") == "added" and i not in in_folder
-                            and old is not None and i in old.documents))
-        if old is not None:
-            docs += [old.documents[i] for i in kept]
+                            and readable is not None and i in readable.documents))
+        if readable is not None:
+            docs += [readable.documents[i] for i in kept]
         if not docs:
             raise CorpusError(no_documents_message(corpus_root, scan))
         docs.sort(key=lambda d: d.id)
         return _update(index_root, docs, old, embedder, settings, progress, t0,
-                       added_origin=set(kept), skipped=scan.skipped, ignored=scan.ignored,
+                       added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
                        kept=kept, corpus_root=corpus_root)
 
 
@@ -293,9 +307,13 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
     changed = tuple(i for i in new_hashes if i in old_hashes and old_hashes[i] != new_hashes[i])
     unchanged = tuple(i for i in new_hashes if old_hashes.get(i) == new_hashes[i]
                       and i not in kept)
+    before = _origins(old)
     origin_changed = old is not None and any(
-        (i in added_origin) != (_origins(old).get(i, {}).get("origin") == "added")
-        for i in new_hashes)
+        (i in added_origin) != (before.get(i, {}).get("origin") == "added")
+        # a file re-saved with the same text: its new checksum is recorded
+        or (d.metadata.get("file_sha256") or before.get(i, {}).get("file_sha256"))
+        != before.get(i, {}).get("file_sha256")
+        for i, d in ((d.id, d) for d in docs))
     skips = tuple((s.id, s.reason) for s in skipped)
     other = tuple(sorted(ignored.items()))
     if old is not None and not (added or removed or changed or origin_changed):
@@ -351,6 +369,13 @@ def add_documents(
             absolute = path.resolve() if path.exists() else path.absolute()
             inside = root is not None and absolute.is_relative_to(root.resolve())
             doc_id = absolute.relative_to(root.resolve()).as_posix() if inside and root else path.name
+            # A hidden file inside the folder is not part of it (`index` passes it over).
+            in_folder = inside and not any(p.startswith(".") for p in doc_id.split("/"))
+            if not in_folder and origins.get(doc_id, {}).get("origin", "corpus") == "corpus" \
+                    and doc_id in old.documents:
+                raise CorpusError(
+                    f"the index already holds {doc_id!r} from its corpus folder; rename "
+                    f"{str(path)!r} before adding it, or put it in the corpus folder")
             if doc_id in new_docs:
                 raise CorpusError(f"two files would both be known as {doc_id!r}; add them one "
                                   "at a time, or rename one")
@@ -359,7 +384,7 @@ def add_documents(
                     raise UnreadableDocument(f"{doc_id}: a folder (use `inspect-qa index "
                                              "FOLDER` to index a folder)")
                 new_docs[doc_id] = read_document(path, doc_id, max_bytes=max_bytes)
-                if inside:
+                if in_folder:
                     from_corpus.add(doc_id)
             except UnreadableDocument as exc:
                 skipped.append(Skipped(doc_id, str(exc).removeprefix(f"{doc_id}: ")))

@@ -190,12 +190,13 @@ def _names(values: Any, what: str, known: set[str]) -> set[str]:
         return set()
     if isinstance(values, str) or not all(isinstance(x, str) for x in values):
         raise InvalidQuery(f"{what} must be a list of names, e.g. ['{sorted(known)[0] if known else 'x'}']")
-    lower = {k.lower() for k in known}
+    lower = {" ".join(k.split()).lower() for k in known}
+    wanted = {" ".join(v.split()).lower() for v in values}  # case and spacing ignored
     for v in values:
-        if v.lower() not in lower:
+        if " ".join(v.split()).lower() not in lower:
             raise InvalidQuery(f"no document has {what[:-1] if what != 'authorities' else 'authority'} "
                                f"{v[:80]!r}: choose from {', '.join(sorted(known)) or 'none'}")
-    return {v.lower() for v in values}
+    return wanted
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ def word_marks(text: str, lo: int, hi: int, stems: frozenset[str]) -> list[tuple
     ]
 
 
-_BREAK = re.compile(r"[ \t\r\f\v]*\n\s*")
+_BREAK = re.compile(r"[ \t\r\v]*\n[^\S\f]*")  # a page break (form feed) is never reflowed away
 
 
 def is_hard_wrapped(text: str) -> bool:

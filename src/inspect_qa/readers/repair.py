@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
-from collections import Counter
 from dataclasses import dataclass, field
 
 #: Lines this far from the top or bottom of a page (by count) may be running furniture.
@@ -22,11 +21,12 @@ _PAGE_NUMBER = re.compile(
 #: What a browser prints at a page's top or bottom: "12/4/26, 7:37 AM", a web address alone or
 #: with "2/6". Dropped at a page's edge even when only one page shows it.
 _PRINT_STAMP = re.compile(
-    r"^\s*\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?\b"
+    r"^\s*\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?\s*(?:\t.*)?$"
     r"|^\s*(?:https?|file)://\S+(?:\s+\d{1,4}\s*/\s*\d{1,4})?\s*$", re.I)
 _BULLET_START = re.compile(r"^\s*(?:[•▪◦●\uf0b7\uf0a7\u2022\u2013-]|\(?[a-z0-9]{1,2}[.)])\s+")
 _HYPHENATED_END = re.compile(r"([A-Za-z]{2,})-$")
-_WORD_START = re.compile(r"^([a-z]{2,})")
+_WORD_START = re.compile(r"^([a-z]{2,}[.,;:!?)]*)")
+_SUSPENDED = {"and", "or", "to", "nor", "but", "as", "than"}
 
 
 @dataclass(frozen=True)
@@ -70,15 +70,61 @@ def _furniture_key(text: str) -> str:
 
 def running_lines(pages: list[list[PageLine]]) -> set[str]:
     """Keys of lines repeated at the top or bottom of most pages: a running header or footer
-    (a title, a print date, a web address, "Page 2 of 8"). Needs two pages or more."""
+    (a title, a print date, a web address, "Page 2 of 8"). Needs two pages or more.
+
+    A line is running when it is the same on those pages, or when only a number in it changes
+    and that number counts the pages ("Page 3 of 8", "Kent inspection report 3"): headings
+    such as "Recommendation 1", "Recommendation 2" at the tops of pages are not furniture.
+    """
     if len(pages) < 2:
         return set()
-    seen: Counter[str] = Counter()
-    for lines in pages:
-        edge = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
-        seen.update({_furniture_key(ln.text) for ln in edge})
+    seen: dict[str, dict[int, str]] = {}
+    top: dict[str, bool] = {}
+    for index, lines in enumerate(pages):
+        upper = min(EDGE_LINES, (len(lines) + 1) // 2)  # a short page: its first half is top
+        edge = [(i, ln) for i, ln in enumerate(lines)
+                if i < EDGE_LINES or i >= len(lines) - EDGE_LINES]
+        for i, ln in edge:
+            key = _furniture_key(ln.text)
+            seen.setdefault(key, {}).setdefault(index, ln.text)
+            top[key] = top.get(key, True) and i < upper
     need = max(2, (len(pages) + 1) // 2)
-    return {key for key, n in seen.items() if n >= need and re.search(r"\w", key)}
+    running = set()
+    for key, where in seen.items():
+        if len(where) < need or not re.search(r"\w", key):
+            continue
+        texts = set(where.values())
+        if len(texts) == 1:
+            # Two pages are little evidence: there, only a line that looks like furniture
+            # (a number, an address, a date) is taken for a running one, not a heading.
+            if len(pages) > 2 or re.search(r"#|www\.|https?://|@|©", key):
+                running.add(key)
+        elif _counts_pages(where) and (not top[key] or re.search(r"\bpage\b|#\s*(?:of|/)\s*#",
+                                                                    key)):
+            # A changing number at a page's top is a page counter only when it says so
+            # ("Page 3", "3 of 8"): "Recommendation 3" at the top of page 3 is a heading.
+            running.add(key)
+    return running
+
+
+_COUNTER = (re.compile(r"(\d+)\s*(?:of|/)\s*\d+\s*$", re.I), re.compile(r"(\d+)\s*$"),
+            re.compile(r"^\s*(?:page\s+)?(\d+)\b", re.I))
+
+
+def _counts_pages(where: dict[int, str]) -> bool:
+    """Whether the copies of a line differ by a page counter: "Page 3 of 8", "2/6" or a
+    number at its end or start that is the page's index plus a constant."""
+    for pattern in _COUNTER:
+        offsets = set()
+        for index, text in where.items():
+            m = pattern.search(text)
+            if m is None:
+                break
+            offsets.add(int(m.group(1)) - index)
+        else:
+            if len(offsets) == 1:
+                return True
+    return False
 
 
 def _strip_furniture(pages: list[list[PageLine]], stats: RepairStats) -> list[list[PageLine]]:
@@ -118,13 +164,26 @@ def _ends_paragraph(a: PageLine, b: PageLine, right: float, step: float, width: 
     return a.x1 < right - 0.12 * width
 
 
+def _short_heading(lines: list[PageLine]) -> bool:
+    """Whether a page starts with a short capitalised line standing alone (a heading)."""
+    if len(lines) < 2:
+        return True
+    a, b = lines[0], lines[1]
+    widest = max(ln.x1 - ln.x0 for ln in lines)
+    return (a.text[:1].isupper() and (a.x1 - a.x0) < 0.6 * widest
+            and not a.text.rstrip().endswith((".", ",", ";", ":")) and a.top - b.top > 0)
+
+
 def _join(a: str, b: str, vocabulary: set[str], stats: RepairStats) -> str:
     """``a`` and its continuation ``b`` as one run of text, a line-end hyphen repaired when
     the document elsewhere writes the word whole (or never writes it hyphenated)."""
     m, n = _HYPHENATED_END.search(a), _WORD_START.match(b)
+    rest = n.group(1).rstrip(".,;:!?)").lower() if n else ""
+    if m and n and rest in _SUSPENDED:
+        return f"{a} {b}"  # "short- and long-term": a suspended hyphen, not a broken word
     if m and n:
-        whole = (m.group(1) + n.group(1)).lower()
-        hyphened = f"{m.group(1)}-{n.group(1)}".lower()
+        whole = (m.group(1) + rest).lower()
+        hyphened = f"{m.group(1)}-{rest}".lower()
         if whole in vocabulary or hyphened not in vocabulary:
             stats.dehyphenated += 1
             return a[:-1] + b
@@ -155,11 +214,15 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
     for index, lines in enumerate(pages):
         lines = list(lines)
         if carry is not None and lines:
-            first = lines[0]
-            lines[0] = PageLine(first.text[len(carry):].lstrip(), first.x0, first.x1, first.top,
-                                first.bottom)
-            if not lines[0].text:
+            first_line = lines[0]
+            rest = first_line.text[len(carry):].lstrip()
+            if rest:
+                lines[0] = PageLine(rest, first_line.x0, first_line.x1, first_line.top,
+                                    first_line.bottom)
+            else:
+                # The word's end was the whole line: its paragraph ends with it.
                 lines.pop(0)
+                continues[-1] = False
         carry = None
         paragraphs: list[str] = []
         right = width = 0.0
@@ -186,11 +249,16 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
         # A paragraph runs on to the next page when its last line is full and it has not ended
         # a sentence, or the next page goes on in lower case.
         last = lines[-1] if lines else None
+        first = nxt[0] if nxt else None
         runs_on = bool(
-            last is not None and nxt and "\t" not in last.text and "\t" not in nxt[0].text
-            and not _BULLET_START.match(nxt[0].text) and last.x1 >= right - 0.12 * width
-            and (not paragraphs[-1].rstrip().endswith((".", "!", "?", ":", ";"))
-                 or nxt[0].text[:1].islower()))
+            last is not None and first is not None and len(lines) > 1
+            and "\t" not in last.text and "\t" not in first.text
+            and not _BULLET_START.match(first.text) and last.x1 >= right - 0.12 * width
+            # another font size starts something else: a heading, a caption
+            and abs(first.height - last.height) <= 0.25 * max(first.height, last.height)
+            and (first.text[:1].islower()
+                 or (not paragraphs[-1].rstrip().endswith((".", "!", "?", ":", ";"))
+                     and not _short_heading(nxt))))
         # A word hyphenated across the page end: finish it here.
         if paragraphs and nxt:
             m, n = _HYPHENATED_END.search(paragraphs[-1]), _WORD_START.match(nxt[0].text)

@@ -47,6 +47,8 @@ def read_html(path: Path) -> str:
     in_table = False
     for line in text.splitlines():
         row = _row(line)
+        if row is not None and not re.sub(r"[\s|:\-]", "", row):
+            continue  # the header separator "|---|---|" is not a row
         if row is not None:
             if in_table:
                 blocks[-1] += "\n" + row  # rows of one table stay together
