@@ -203,7 +203,7 @@ def test_add_refuses_a_name_the_corpus_folder_already_uses(mixed: Path, tmp_path
     clash = other / "001_e455c22296b3b456.txt"
     clash.write_text("A different report that happens to share the name. " * 5)
     before = current_version_dir(ix)
-    with pytest.raises(CorpusError, match="already holds '001_e455c22296b3b456.txt'"):
+    with pytest.raises(CorpusError, match=r"already holds '001_e455c22296b3b456\.txt'"):
         add_documents(ix, [clash], embedder=embedder)
     assert current_version_dir(ix) == before
 
