@@ -422,3 +422,45 @@ def test_pipes_devices_and_undecodable_names_are_skipped(tmp_path: Path) -> None
     assert reasons["pipe.txt"].startswith("not a regular file")
     assert reasons["zero.txt"].startswith("not a regular file")
     assert reasons["caf\ufffd.txt"] == "its file name is not valid UTF-8: rename it"
+
+
+def _text_bomb(path: Path, repeats: int) -> None:
+    """One page whose compressed content stream draws the same line ``repeats`` times."""
+    import zlib
+
+    stream = zlib.compress(b"BT /F1 2 Tf 10 10 Td (The council has improved services.) Tj ET\n"
+                           * repeats, 9)
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R"
+            b" >> >> /Contents 5 0 R >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream
+            + b"\nendstream"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    path.write_bytes(bytes(out))
+
+
+def test_a_pdf_bomb_costs_the_reader_process_not_the_build(tmp_path: Path, monkeypatch) -> None:
+    import inspect_qa.readers as readers
+
+    bomb = tmp_path / "bomb.pdf"
+    _text_bomb(bomb, 400_000)  # about 0.4 MB on disk, gigabytes once drawn
+    assert bomb.stat().st_size < 1_000_000
+    readers._reset_pool()
+    monkeypatch.setattr(readers, "PDF_MEMORY_MB", 400)
+    try:
+        with pytest.raises(UnreadableDocument, match="ran out of memory"):
+            read_document(bomb, bomb.name)
+    finally:
+        readers._reset_pool()  # the next PDF gets a worker with the usual limit
+    small = tmp_path / "small.pdf"
+    dm.make_pdf("A short report about caseloads.\n", small)
+    assert "caseloads" in read_document(small, small.name).text

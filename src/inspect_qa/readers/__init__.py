@@ -9,6 +9,8 @@ Formats: ``.txt``/``.md`` (UTF-8, kept exactly as the file is), ``.pdf`` (:mod:`
 
 from __future__ import annotations
 
+import atexit
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,10 +49,67 @@ def read_text_file(raw: bytes) -> str:
     return text
 
 
+#: A PDF is read in a separate process with at most this much memory and time: a malformed or
+#: hostile file (a "PDF bomb") costs that process, never the build.
+PDF_MEMORY_MB = int(os.environ.get("INSPECT_QA_PDF_MEMORY_MB", "3000"))
+PDF_SECONDS = float(os.environ.get("INSPECT_QA_PDF_SECONDS", "300"))
+_pool: Any = None
+
+
+def _limit_memory(megabytes: int) -> None:
+    import resource
+
+    limit = megabytes * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _pdf_pool() -> Any:
+    global _pool
+    if _pool is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # "spawn": the worker starts clean (no copy of a loaded model or its threads).
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_limit_memory, initargs=(PDF_MEMORY_MB,))
+        atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
+    return _pool
+
+
+def _reset_pool() -> None:
+    global _pool
+    if _pool is not None:
+        for proc in list(getattr(_pool, "_processes", {}).values()):
+            proc.kill()
+        _pool.shutdown(wait=False, cancel_futures=True)
+    _pool = None
+
+
+def read_pdf_isolated(path: Path) -> tuple[str, Any]:
+    """:func:`.pdf.read_pdf` in the worker process (see :data:`PDF_MEMORY_MB`)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    from .pdf import read_pdf
+
+    try:
+        return _pdf_pool().submit(read_pdf, path).result(timeout=PDF_SECONDS)
+    except BrokenProcessPool as exc:
+        _reset_pool()
+        raise Unreadable(f"the PDF reader ran out of memory ({PDF_MEMORY_MB} MB) or crashed on "
+                         "it: a malformed or extremely complex file") from exc
+    except FutureTimeout as exc:
+        _reset_pool()
+        raise Unreadable(f"reading it took over {PDF_SECONDS:.0f} s: a malformed or extremely "
+                         "complex file") from exc
+    except MemoryError as exc:
+        raise Unreadable(f"the PDF reader ran out of memory ({PDF_MEMORY_MB} MB) on it") from exc
+
+
 def extract(path: Path, max_bytes: int | None = None) -> Extracted:
     """Read ``path`` by its suffix. Raises :class:`Unreadable` with the reason."""
     from .office import DocxProblem, read_docx
-    from .pdf import PdfProblem, read_pdf
+    from .pdf import PdfProblem
     from .web import HtmlProblem, read_html
 
     suffix = path.suffix.lower()
@@ -65,7 +124,7 @@ def extract(path: Path, max_bytes: int | None = None) -> Extracted:
         if suffix in (".txt", ".md"):
             return Extracted(read_text_file(path.read_bytes()), suffix[1:])
         if suffix == ".pdf":
-            text, stats = read_pdf(path)
+            text, stats = read_pdf_isolated(path)
             return Extracted(text, "pdf", stats.pages, stats.to_dict())
         if suffix == ".docx":
             text, pages = read_docx(path)

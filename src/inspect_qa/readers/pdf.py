@@ -42,8 +42,10 @@ def _page_lines(textpage: object) -> list[PageLine]:
                 _, b1, x1, t1 = textpage.get_charbox(last, loose=True)  # type: ignore[attr-defined]
             except Exception:  # a character PDFium gave no box: keep the text, guess the box
                 x0 = x1 = b0 = b1 = t0 = t1 = 0.0
-            lines.append(PageLine(_cells(textpage, start, raw) + hyphen, x0, x1, max(t0, t1),
-                                  min(b0, b1)))
+            # Cells need every character's box: skipped on a page of absurd length (a PDF
+            # bomb repeats one line a million times), where it would take minutes.
+            line_text = _cells(textpage, start, raw) if len(text) < 200_000 else raw.strip()
+            lines.append(PageLine(line_text + hyphen, x0, x1, max(t0, t1), min(b0, b1)))
     return lines
 
 
