@@ -182,6 +182,11 @@ def _period(value: Any, name: str) -> tuple[datetime.date, datetime.date]:
 EXPANSION_WEIGHT = 0.0
 #: Whether the dense question vector is made from the question with those terms appended.
 EXPAND_DENSE = False
+#: Whether a report's own term also calls for its abbreviations and synonyms.
+EXPAND_TERMS = False
+#: Dense pseudo-relevance feedback: weight of the mean of the best PRF_DEPTH passages (0: off).
+PRF_BETA = 0.0
+PRF_DEPTH = 3
 
 
 def _names(values: Any, what: str, known: set[str]) -> set[str]:
@@ -369,6 +374,13 @@ class Retriever:
             qv = pooled[0]
             toks, weights = self._query_pieces(pieces[0])
             dc = ix.dense.scores(qv)
+            if PRF_BETA and len(dc) > PRF_DEPTH:
+                # Dense pseudo-relevance feedback (Rocchio): the question moved towards its
+                # best passages, whose words are the report's.
+                top = np.argpartition(-dc, PRF_DEPTH)[:PRF_DEPTH]
+                moved = qv + PRF_BETA * ix.chunk_vectors[top].mean(axis=0)
+                qv = (moved / np.linalg.norm(moved)).astype(np.float32)
+                dc = ix.dense.scores(qv)
             sd = ix.sentence_vectors @ qv
             ds = np.maximum.reduceat(sd, ix.sentence_offsets)
         if "lexical" in need:
@@ -396,7 +408,8 @@ class Retriever:
         if lexicon is None:
             ix = self.index
             acronyms = corpus_acronyms(d.text for d in ix.documents.values())
-            lexicon = Lexicon.build(ix.lexical.tokenize, acronyms, glossary())
+            lexicon = Lexicon.build(ix.lexical.tokenize, acronyms, glossary(),
+                                    terms_too=EXPAND_TERMS)
             self.__dict__["_lexicon"] = lexicon
         return lexicon.expand(self.index.lexical.tokenize(question))
 

@@ -85,7 +85,9 @@ class Lexicon:
 
     @classmethod
     def build(cls, tokenize: Tokenize, acronyms: dict[str, str],
-              entries: Iterable[Entry] = ()) -> Lexicon:
+              entries: Iterable[Entry] = (), *, terms_too: bool = False) -> Lexicon:
+        """``terms_too``: a report's own term also calls for its abbreviations and synonyms
+        (off: a question in the report's words needs no help, and extra words cost it)."""
         out: dict[tuple[str, ...], list[str]] = {}
 
         def add(phrase: str, terms: Iterable[str]) -> None:
@@ -100,8 +102,9 @@ class Lexicon:
         for entry in entries:
             for phrase in entry.everyday:
                 add(phrase, entry.terms)
-            for term in entry.terms:
-                add(term, entry.terms)
+            if terms_too:
+                for term in entry.terms:
+                    add(term, entry.terms)
         for acr, long in acronyms.items():
             add(acr, [long])
             add(long, [acr])
