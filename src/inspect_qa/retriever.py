@@ -187,6 +187,8 @@ EXPAND_TERMS = False
 #: Dense pseudo-relevance feedback: weight of the mean of the best PRF_DEPTH passages (0: off).
 PRF_BETA = 0.0
 PRF_DEPTH = 3
+#: Shortest everyday phrase (in index tokens) that calls for the report's terms.
+EXPAND_MIN_TOKENS = 1
 
 
 def _names(values: Any, what: str, known: set[str]) -> set[str]:
@@ -411,7 +413,7 @@ class Retriever:
             lexicon = Lexicon.build(ix.lexical.tokenize, acronyms, glossary(),
                                     terms_too=EXPAND_TERMS)
             self.__dict__["_lexicon"] = lexicon
-        return lexicon.expand(self.index.lexical.tokenize(question))
+        return lexicon.expand(self.index.lexical.tokenize(question), EXPAND_MIN_TOKENS)
 
     def _query_pieces(self, pieces: TokenVectors) -> tuple[TokenVectors, np.ndarray]:
         """The question's pieces that carry meaning and their rarity weights over the passages.

@@ -110,7 +110,7 @@ class Lexicon:
             add(long, [acr])
         return cls(tuple((k, tuple(v)) for k, v in sorted(out.items(), key=lambda kv: -len(kv[0]))))
 
-    def expand(self, question_tokens: list[str]) -> list[str]:
+    def expand(self, question_tokens: list[str], min_tokens: int = 1) -> list[str]:
         """The report terms for the phrases ``question_tokens`` hold (a phrase matches where its
         tokens appear in order, together), longest phrases first, each term once."""
         terms: list[str] = []
@@ -120,7 +120,7 @@ class Lexicon:
         matched: list[tuple[int, tuple[str, ...]]] = []
         for i, tok in enumerate(q):
             for toks, wanted in by_first.get(tok, ()):
-                if q[i : i + len(toks)] == toks:
+                if len(toks) >= min_tokens and q[i : i + len(toks)] == toks:
                     matched.append((len(toks), wanted))
         for _, wanted in sorted(matched, key=lambda m: -m[0]):
             terms += [t for t in wanted if t not in terms]
