@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checksums import sha256_file
 from .errors import CorpusError, UnreadableDocument
 from .readers import SUFFIXES, Unreadable, extract
 
@@ -214,7 +215,7 @@ def read_document(path: Path, doc_id: str, *, max_bytes: int | None = None) -> D
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             raise Unreadable("not a regular file (a pipe, a device or a socket)")
-        raw_hash = _file_hash(path)
+        raw_hash = sha256_file(path)
         got = extract(path, max_bytes)
     except Unreadable as exc:
         raise UnreadableDocument(f"{doc_id}: {exc}") from exc
@@ -236,14 +237,6 @@ def read_document(path: Path, doc_id: str, *, max_bytes: int | None = None) -> D
     if got.repairs:
         metadata["repairs"] = got.repairs
     return Document(id=doc_id, text=got.text, metadata=metadata)
-
-
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def scan_corpus(
@@ -285,7 +278,7 @@ def scan_corpus(
             continue
         try:
             if known and doc_id in known:
-                digest = _file_hash(path)
+                digest = sha256_file(path)
                 if known[doc_id] == digest:
                     unchanged.append(doc_id)
                     hashes[doc_id] = digest

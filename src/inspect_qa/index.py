@@ -331,6 +331,16 @@ def _corpus_root(old: Index | None) -> Path | None:
     return Path(root) if isinstance(root, str) else None
 
 
+def _load_for_change(index_root: Path, embedder: Embedder, settings: ChunkSettings) -> Index:
+    """The index to add to or remove from: it must exist and match the pipeline and model."""
+    old = load_index(index_root)
+    if not _compatible(old.manifest, embedder, settings):
+        raise IndexIncompatible(
+            f"index {str(index_root)!r} was built by another version of the pipeline or "
+            f"model; rebuild it with `inspect-qa index CORPUS --out {index_root}` first")
+    return old
+
+
 def add_documents(
     index_dir: str | Path,
     files: list[str | Path],
@@ -354,11 +364,7 @@ def add_documents(
     index_root = Path(index_dir)
     embedder, settings = resolve_config(index_root, embedder, None)
     with build_lock(index_root):
-        old = load_index(index_root)
-        if not _compatible(old.manifest, embedder, settings):
-            raise IndexIncompatible(
-                f"index {str(index_root)!r} was built by another version of the pipeline or "
-                f"model; rebuild it with `inspect-qa index CORPUS --out {index_root}` first")
+        old = _load_for_change(index_root, embedder, settings)
         root = _corpus_root(old)
         origins = _origins(old)
         new_docs: dict[str, Document] = {}
@@ -422,11 +428,7 @@ def remove_documents(
     index_root = Path(index_dir)
     embedder, settings = resolve_config(index_root, embedder, None)
     with build_lock(index_root):
-        old = load_index(index_root)
-        if not _compatible(old.manifest, embedder, settings):
-            raise IndexIncompatible(
-                f"index {str(index_root)!r} was built by another version of the pipeline or "
-                f"model; rebuild it with `inspect-qa index CORPUS --out {index_root}` first")
+        old = _load_for_change(index_root, embedder, settings)
         unknown = [i for i in doc_ids if i not in old.documents]
         if unknown:
             close = difflib.get_close_matches(unknown[0], list(old.documents), n=3)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .checksums import sha256_file
 from .chunking import Chunk, normalise
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
@@ -105,14 +105,6 @@ class Index:
 
 
 # -- files ------------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
