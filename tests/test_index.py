@@ -99,6 +99,20 @@ def test_tampered_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> No
         load_index(tmp_path / "ix")
 
 
+def test_a_flipped_byte_in_the_manifest_is_index_corrupt(corpus: Path, tmp_path: Path,
+                                                         embedder) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    manifest = current_version_dir(tmp_path / "ix") / "manifest.json"
+    raw = bytearray(manifest.read_bytes())
+    raw[40] = 0xFF  # not UTF-8 any more
+    manifest.write_bytes(bytes(raw))
+    with pytest.raises(IndexCorrupt, match="manifest.*unreadable"):
+        load_index(tmp_path / "ix")
+    (tmp_path / "ix" / "CURRENT").write_bytes(b"\xff\xfe")
+    with pytest.raises(IndexCorrupt, match="CURRENT"):
+        load_index(tmp_path / "ix")
+
+
 def test_missing_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
     build_index(corpus, tmp_path / "ix", embedder=embedder)
     (current_version_dir(tmp_path / "ix") / "chunk_vectors.npy").unlink()

@@ -189,6 +189,9 @@ PRF_BETA = 0.0
 PRF_DEPTH = 3
 #: Shortest everyday phrase (in index tokens) that calls for the report's terms.
 EXPAND_MIN_TOKENS = 1
+#: Expand only when the best passage's BM25 is under this share of the most the question's own
+#: words could score (1.0: always).
+EXPAND_BELOW = 1.0
 
 
 def _names(values: Any, what: str, known: set[str]) -> set[str]:
@@ -389,6 +392,12 @@ class Retriever:
             lc = ix.lexical.scores(question)
             sl = ix.sentence_lexical.scores(question)
             extra = self.expansion(question) if EXPANSION_WEIGHT else []
+            if extra and EXPAND_BELOW < 1.0:
+                # Only a question whose own words find little is helped by the report's terms;
+                # one that finds its words is only diluted by them.
+                ceiling = sum(ix.lexical.idf(t) for t in ix.lexical.tokenize(question)) or 1.0
+                if float(lc.max(initial=0.0)) / ceiling >= EXPAND_BELOW:
+                    extra = []
             if extra:
                 words = " ".join(extra)
                 lc = (lc + np.float32(EXPANSION_WEIGHT) * ix.lexical.scores(words)).astype(

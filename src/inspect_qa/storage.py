@@ -150,7 +150,11 @@ def current_version_dir(index_dir: str | Path) -> Path:
         raise IndexNotFound(
             f"no index at {str(root)!r}: build one with `inspect-qa index CORPUS --out {root}`"
         )
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"index {str(root)!r} has an unreadable {CURRENT} file ({exc}); rebuild "
+                           f"it with `inspect-qa index CORPUS --out {root}`") from exc
     version = root / name
     if not name or "/" in name or not version.is_dir():
         raise IndexCorrupt(
@@ -219,7 +223,7 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
     version = current_version_dir(index_dir)
     try:
         manifest: dict[str, Any] = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8 (a flipped byte), not JSON
         raise IndexCorrupt(
             f"the manifest of index {str(index_dir)!r} is unreadable ({exc}); rebuild with "
             f"`inspect-qa index CORPUS --out {index_dir}`"
