@@ -106,7 +106,7 @@ def test_a_flipped_byte_in_the_manifest_is_index_corrupt(corpus: Path, tmp_path:
     raw = bytearray(manifest.read_bytes())
     raw[40] = 0xFF  # not UTF-8 any more
     manifest.write_bytes(bytes(raw))
-    with pytest.raises(IndexCorrupt, match="manifest.*unreadable"):
+    with pytest.raises(IndexCorrupt, match=r"manifest.*unreadable"):
         load_index(tmp_path / "ix")
     (tmp_path / "ix" / "CURRENT").write_bytes(b"\xff\xfe")
     with pytest.raises(IndexCorrupt, match="CURRENT"):
