@@ -23,9 +23,10 @@ VARIANTS = {
     "expansion 0.5, dense too": {"EXPANSION_WEIGHT": 0.5, "EXPAND_DENSE": True},
     "feedback 0.5": {"PRF_BETA": 0.5},
     "expansion 0.3 + feedback 0.5": {"EXPANSION_WEIGHT": 0.3, "PRF_BETA": 0.5},
+    "expansion 0.5 when words find little": {"EXPANSION_WEIGHT": 0.5, "EXPAND_BELOW": 0.35},
 }
 DEFAULTS = {"EXPANSION_WEIGHT": 0.0, "EXPAND_DENSE": False, "EXPAND_MIN_TOKENS": 1,
-            "PRF_BETA": 0.0}
+            "PRF_BETA": 0.0, "EXPAND_BELOW": 1.0}
 
 
 def main() -> None:
