@@ -231,3 +231,44 @@ def test_timeline_tab_follows_a_topic_and_opens_each_sentence(
     expect(source.locator(".iqa-kicker code")).to_have_text(
         f"{last.source}:{last.start}-{last.end}", timeout=TIMEOUT)
     expect(source.locator("mark.iqa-span").first).to_be_in_viewport(timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def pdf_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Retriever]]:
+    from . import docmaker
+
+    root = tmp_path_factory.mktemp("browser-pdf")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    docmaker.make_pdf(LONG, corpus / "longford.pdf", title="Longford annual review")
+    r = ui.open_retriever(root / "index", corpus, HashingEmbedder())
+    demo = ui.build_app(r, examples=[QUESTION])
+    url = ui.launch(demo, "127.0.0.1", free_port(), block=False, quiet=True)
+    yield url, r
+    demo.close()
+
+
+def test_a_pdf_answer_shows_its_page_and_the_source_its_page_breaks(
+        browser: Any, pdf_app: tuple[str, Retriever]) -> None:
+    from playwright.sync_api import expect
+
+    url, r = pdf_app
+    a = r.answer(QUESTION)
+    pages = r.index.documents["longford.pdf"].metadata["pages"]
+    assert a.found and a.page is not None and a.page > 1 and pages >= 3
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(url)
+    ask(page, QUESTION)
+    card = page.get_by_test_id("answer-card")
+    expect(card).to_be_visible(timeout=TIMEOUT)
+    held = a.passages[a.passage_index or 0]
+    expect(card).to_contain_text(f"p.\u00a0{held.page}")
+    source = page.get_by_test_id("source-view")
+    expect(source.get_by_test_id("page-break")).to_have_count(pages - 1)
+    expect(source).to_contain_text(f"page {pages}")
+    # The filters offer the kinds and authorities the index holds.
+    page.get_by_text("Filters and settings").click()
+    expect(page.locator("#iqa-kinds")).to_be_visible()
+    expect(page.locator("#iqa-authorities")).to_be_visible()
+    ctx.close()

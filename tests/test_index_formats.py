@@ -3,6 +3,7 @@ error with --strict), the previous index never damaged; adding and removing repo
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -179,6 +180,11 @@ def test_cli_index_add_remove_and_filters(mixed: Path, tmp_path: Path, capsys) -
     assert "removed      1" in capsys.readouterr().out
     assert main(["ask", "caseloads", "--index", ix, "--authority", "Narnia"]) == 2
     assert "choose from" in capsys.readouterr().err
+    # A passage from a PDF is cited to its page in the terminal too.
+    assert main(["search", "early help family centre hubs", "--index", ix, "--source",
+                 "000_f2ce1d9da8a51203.pdf", "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\bpp?\. \d", out) and "000_f2ce1d9da8a51203.pdf:" in out
 
 
 
