@@ -370,7 +370,12 @@ def add_documents(
         new_docs: dict[str, Document] = {}
         skipped: list[Skipped] = []
         from_corpus: set[str] = set()
-        for f in files:
+        listed: Any = files
+        if progress and len(files) > 1:
+            from tqdm.auto import tqdm
+
+            listed = tqdm(files, desc="reading", unit="file")
+        for f in listed:
             path = Path(f)
             absolute = path.resolve() if path.exists() else path.absolute()
             inside = root is not None and absolute.is_relative_to(root.resolve())
