@@ -253,3 +253,15 @@ def test_a_resaved_file_with_the_same_text_is_not_read_again_next_time(
                         lambda path, doc_id, **kw: read.append(doc_id) or real(path, doc_id, **kw))
     build_index(mixed, ix, embedder=embedder)
     assert read == []
+
+
+def test_an_answer_from_a_pdf_has_its_page_and_an_abstention_has_none(
+        mixed: Path, tmp_path: Path, embedder) -> None:
+    build_index(mixed, tmp_path / "ix", embedder=embedder)
+    r = Retriever.load(tmp_path / "ix", embedder=embedder)
+    only_pdf = Filters(sources=("000_f2ce1d9da8a51203.pdf",))
+    found = r.answer_candidate("early help family centre hubs", filters=only_pdf)
+    assert found.found and found.page is not None and found.page >= 1
+    for question in ("What is the capital of France?", "hello"):
+        a = r.answer(question, filters=only_pdf)
+        assert not a.found and a.source is None and a.page is None, question

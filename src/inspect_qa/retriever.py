@@ -314,9 +314,18 @@ class Retriever:
 
     def check_filters(self, filters: Filters) -> None:
         """Raise :class:`InvalidQuery` when ``filters`` name what the index does not hold."""
-        self._mask(filters)
+        self._allowed(filters)
 
     def _mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Which chunks ``filters`` allow (``None``: all)."""
+        allowed = self._allowed(filters)
+        if allowed is None:
+            return None
+        return np.array([c.doc_id in allowed for c in self.index.chunks], dtype=bool)
+
+    def _allowed(self, filters: Filters | None) -> set[str] | None:
+        """The documents ``filters`` allow (``None``: all), checked; a loop over documents,
+        not chunks."""
         if filters is None:
             return None
         if not isinstance(filters, Filters):
@@ -339,7 +348,7 @@ class Retriever:
         authorities = _names(filters.authorities, "authorities", {
             name for d in docs.values() for name in authority_names(d.metadata.get("authority"))})
         dated = filters.date_from is not None or filters.date_to is not None
-        allowed = set()
+        allowed: set[str] = set()
         for doc_id, doc in docs.items():
             if sources and doc_id not in sources:
                 continue
@@ -356,7 +365,7 @@ class Retriever:
                 if last < lo or first > hi:
                     continue
             allowed.add(doc_id)
-        return np.array([c.doc_id in allowed for c in self.index.chunks], dtype=bool)
+        return allowed
 
     # -- search --------------------------------------------------------------------------------
 
@@ -655,10 +664,11 @@ class Retriever:
             return candidate
         if not terms.words:  # nothing to look up ("hello", "???"): say what to ask instead
             return replace(candidate, found=False, text="", source=None, start=None, end=None,
-                           confidence=0.0, passage_index=None, reason=NO_CONTENT_HINT)
+                           page=None, confidence=0.0, passage_index=None,
+                           reason=NO_CONTENT_HINT)
         if not candidate.found or candidate.confidence < threshold:
             return replace(candidate, found=False, text="", source=None, start=None, end=None,
-                           passage_index=None,
+                           page=None, passage_index=None,
                            reason=reason_not_found(terms, candidate.confidence, threshold))
         return candidate
 
