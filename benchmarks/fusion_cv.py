@@ -42,23 +42,27 @@ def main() -> int:
 
     from inspect_qa.eval.gold import load_gold
     from inspect_qa.retriever import FUSION_WEIGHTS, RERANK_DEPTH, Retriever
+    from inspect_qa.search import evidence, first_stage, fusion
 
     with tempfile.TemporaryDirectory() as tmp:
         r = Retriever.build(args.corpus, args.index or Path(tmp) / "index", progress=True)
         ix = r.index
         items = [it for it in load_gold(args.gold, {d: x.text for d, x in ix.documents.items()})
                  if it.answerable]
-        every = np.arange(len(ix.chunks))
         cases = []
         for it in items:
-            q = r.check_question(it.question)
-            sig = r.late_interaction(r.signals(q), every)
-            labels = np.array([it.is_hit(c.doc_id, c.text) is not None for c in ix.chunks])
-            cases.append((sig, r.late_evidence(sig, every, q), labels))
+            q = r.analyser.analyse(r.check_question(it.question), dense=True)
+            first = first_stage.run(r.corpus, q, None, dense=True, lexical=True)
+            every = np.arange(len(first.rows))  # positions of every candidate
+            ev = evidence.late_interaction(r.corpus, q, evidence.gather(r.corpus, q, first),
+                                           every)
+            labels = np.array([it.is_hit(ix.chunks[i].doc_id, ix.chunks[i].text) is not None
+                               for i in first.rows])
+            cases.append((ev, fusion.late_evidence(r.corpus, ev, every, q.text), labels))
             # the replay below must be the retriever's own ranking
             expect = [p.chunk_id for p in r.search(it.question, k=10)]
-            got = [ix.chunks[i].id for i in _ranking(r, sig, cases[-1][1], FUSION_WEIGHTS,
-                                                      RERANK_DEPTH)[:10]]
+            got = [ix.chunks[first.rows[i]].id
+                   for i in _ranking(ev, cases[-1][1], FUSION_WEIGHTS, RERANK_DEPTH)[:10]]
             if got != expect:
                 print(f"replay differs from Retriever.search on {it.id}", file=sys.stderr)
                 return 1
@@ -69,7 +73,7 @@ def main() -> int:
         hit1 = mrr = 0.0
         for i in idx:
             sig, evidence, labels = cases[i]
-            top = labels[_ranking(r, sig, evidence, w, RERANK_DEPTH)[:10]]
+            top = labels[_ranking(sig, evidence, w, RERANK_DEPTH)[:10]]
             hit1 += float(top[0])
             mrr += 1.0 / (int(np.argmax(top)) + 1) if top.any() else 0.0
         return np.array([hit1, mrr]) / max(len(idx), 1)
@@ -112,14 +116,17 @@ def main() -> int:
     return 0
 
 
-def _ranking(r, sig, evidence, weights, depth) -> np.ndarray:
-    """Retriever._rank's hybrid order, replayed with other ``weights``."""
-    s = r._combine(sig, "hybrid", weights)
+def _ranking(ev, evidence, weights, depth) -> np.ndarray:
+    """Retriever._rank's hybrid order (positions among the candidates), replayed with other
+    ``weights``."""
+    from inspect_qa.search import fusion
+
+    s = fusion.combine(ev, "hybrid", weights)
     order = np.argsort(-s, kind="stable")
     top = order[:depth]
     s = s.copy()
     chunk, sentence, typed = (None if e is None else e[top] for e in evidence)
-    s[top] += r.late_bonus((chunk, sentence, typed), weights)
+    s[top] += fusion.late_bonus((chunk, sentence, typed), weights)
     return np.argsort(-s, kind="stable")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-import inspect_qa.retriever as R
+import inspect_qa.search.analysis as R
 from inspect_qa.eval.cli import run_gold_eval
 
 VARIANTS = {

@@ -139,8 +139,8 @@ def test_a_number_the_answering_document_never_mentions_counts_against_it(
     q_year = "How long did children wait for adoption in 1999?"
     evid = {}
     for question in (q, q_year):
-        qq, sig, s, rows, mask = retriever._rank(question, 5, "hybrid", None, for_answer=True)
-        evid[question] = retriever.answer_features(qq, sig, s, rows, mask)[2]
+        ranked = retriever._rank(question, 5, "hybrid", None, for_answer=True)
+        evid[question] = retriever.answer_features(ranked)[2]
     unmentioned = CONFIDENCE_FEATURES.index("numbers_unmentioned") - 5  # evidence part
     assert evid[q][unmentioned] == 0.0 and evid[q_year][unmentioned] == 1.0
 
@@ -170,8 +170,8 @@ def test_names_are_runs_of_words_the_corpus_never_writes_in_lower_case() -> None
 def test_document_mismatch_counts_named_reports_not_months(retriever: Retriever) -> None:
     mismatch = CONFIDENCE_FEATURES.index("document_mismatch") - 5  # evidence part
     def evidence(question: str) -> float:
-        qq, sig, s, rows, mask = retriever._rank(question, 5, "hybrid", None, for_answer=True)
-        return float(retriever.answer_features(qq, sig, s, rows, mask)[2][mismatch])
+        ranked = retriever._rank(question, 5, "hybrid", None, for_answer=True)
+        return float(retriever.answer_features(ranked)[2][mismatch])
     assert evidence("What did the third monitoring visit find about caseloads?") == 0.0
     assert evidence("What did the fifth monitoring visit find about caseloads?") == 1.0
     # A month no report is dated is often a date inside one: not a mismatch.

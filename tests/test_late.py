@@ -11,6 +11,9 @@ from inspect_qa import Retriever
 from inspect_qa.embedding import TokenVectors
 from inspect_qa.index import build_index
 from inspect_qa.retriever import RERANK_DEPTH
+from inspect_qa.search import first_stage
+from inspect_qa.search.analysis import Question
+from inspect_qa.search.evidence import Evidence, gather, late_interaction
 from inspect_qa.storage import load_index
 from inspect_qa.stores import TokenStore
 
@@ -74,32 +77,39 @@ def test_index_holds_token_vectors_for_every_chunk_and_sentence(corpus: Path, tm
     assert ix.manifest["tokens"]["chunk_pieces"] == len(ix.chunk_tokens.ids)
 
 
+def _evidence(r: Retriever, question: str) -> tuple[Evidence, Question]:
+    """The evidence of every passage of a small index (its first stage takes them all)."""
+    q = r.analyser.analyse(r.check_question(question), dense=True)
+    first = first_stage.run(r.corpus, q, None, dense=True, lexical=True)
+    assert first.exhaustive and len(first.rows) == len(r.index.chunks)
+    return gather(r.corpus, q, first), q
+
+
 def test_late_interaction_scores_only_the_re_ranked_rows(corpus: Path, tmp_path: Path,
                                                          embedder) -> None:
     r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
-    q = r.check_question("How long do children wait for adoption?")
-    sig = r.late_interaction(r.signals(q), np.array([0]))
-    assert sig.late_chunk is not None and sig.late_sentence_all is not None
-    assert np.isfinite(sig.late_chunk[0]) and np.isnan(sig.late_chunk[1:]).all()
+    ev, question = _evidence(r, "How long do children wait for adoption?")
+    ev = late_interaction(r.corpus, question, ev, np.array([0]))
+    assert ev.late_chunk is not None and ev.late_sentence is not None
+    assert np.isfinite(ev.late_chunk[0]) and np.isnan(ev.late_chunk[1:]).all()
     first, last = r.index.sentence_offsets[0], r.index.sentence_offsets[1]
-    assert np.isfinite(sig.late_sentence_all[first:last]).all()
-    assert np.isnan(sig.late_sentence_all[last:]).all()
+    assert np.isfinite(ev.late_sentence[first:last]).all()
+    assert np.isnan(ev.late_sentence[last:]).all()
     # stopwords and question words are not matched; the rest is
-    assert sig.query_tokens is not None
-    assert set(sig.query_tokens.pieces) == {"long", "children", "wait", "adoption"}
+    assert question.pieces is not None
+    assert set(question.pieces.pieces) == {"long", "children", "wait", "adoption"}
 
 
 def test_the_sentence_holding_every_question_word_scores_one(corpus: Path, tmp_path: Path,
                                                              embedder) -> None:
     r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
-    q = r.check_question("Do children wait on average 500 days for adoption?")
-    rows = np.arange(min(len(r.index.chunks), RERANK_DEPTH))
-    sig = r.late_interaction(r.signals(q), rows)
-    best = int(np.nanargmax(sig.late_sentence_all))
-    s = r.index.sentences[best]
-    text = r.index.documents[r.index.chunks[s.chunk].doc_id].text[s.start : s.end]
+    ev, question = _evidence(r, "Do children wait on average 500 days for adoption?")
+    ev = late_interaction(r.corpus, question, ev, np.arange(min(len(ev.rows), RERANK_DEPTH)))
+    assert ev.late_sentence is not None
+    best = int(np.nanargmax(ev.late_sentence))
+    text = r.corpus.sentence_text(int(ev.sentences[best]))
     assert "children wait on average 500 days for adoption" in text
-    assert sig.late_sentence_all[best] == pytest.approx(1.0, abs=1e-3)
+    assert ev.late_sentence[best] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_an_incremental_build_stores_what_a_full_build_does(corpus: Path, tmp_path: Path) -> None:
@@ -131,7 +141,7 @@ def test_question_words_are_dropped_whole_never_a_piece_of_a_name(corpus: Path, 
     r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
     pieces = ("what", "did", "of", "##sted", "find", "in", "is", "##lington")
     tv = TokenVectors(np.arange(len(pieces)), np.eye(len(pieces), dtype=np.float32), pieces)
-    kept, weights = r._query_pieces(tv)
+    kept, weights = r.analyser.meaningful_pieces(tv)
     assert kept.pieces == ("of", "##sted", "find", "is", "##lington")
     assert len(weights) == len(kept.pieces)
 

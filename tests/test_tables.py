@@ -101,11 +101,12 @@ def test_a_sentence_that_refers_back_is_shown_with_the_one_before(
         "is improving across the service.\n", encoding="utf-8")
     r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
     always = Retriever(r.index, r.embedder, calibration=replace(r.calibration, threshold=0.0))
-    q, sig, s, rows, mask = always._rank("What reduction was achieved?", 3, "hybrid", None, True)
-    cand, _, _ = always.answer_features(q, sig, s, rows, mask)
-    texts = {always._sentence_text(a): always._sentence_text(b) for a, b, _ in cand}
+    ranked = always._rank("What reduction was achieved?", 3, "hybrid", None, True)
+    cand, _, _ = always.answer_features(ranked)
+    text = always.corpus.sentence_text
+    texts = {text(a): text(b) for a, b, _ in cand}
     # The back-referring sentence is never a candidate on its own: it starts one earlier.
     assert "This has led to a reduction from 43 to two." not in texts
-    starts = [always._sentence_text(a) for a, b, _ in cand]
+    starts = [text(a) for a, b, _ in cand]
     assert starts.count("A permanency panel was introduced in October 2015 for children on "
                         "placement orders.") >= 3  # itself, its pair, and the shown one

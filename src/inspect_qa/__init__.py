@@ -16,8 +16,10 @@ from .errors import (
     ModelNotAvailable,
     UnreadableDocument,
 )
+from .filters import Filters
 from .index import BuildReport, add_documents, build_index, remove_documents
-from .retriever import MAX_K, MAX_QUESTION_CHARS, Filters, Passage, Retriever
+from .passages import Passage
+from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever
 
 __all__ = [
     "MAX_K",

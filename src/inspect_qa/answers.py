@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .retriever import Passage
+    from .passages import Passage
 
 #: Passages whose sentences are candidates for the answer: the best passage only. Looking
 #: further (the best 2 or 5) finds a right sentence more often but picks one less often

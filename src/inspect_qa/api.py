@@ -2,7 +2,7 @@
 ``POST /api/timeline``, ``GET /api/documents``, described at ``/api/openapi.json``.
 
 Plain JSON over HTTP for any language, without the page's queue and event stream. Inputs are
-checked exactly as the page checks them (:func:`inspect_qa.ui.check_query`); a bad request gets
+checked exactly as the page checks them (:func:`inspect_qa.inputs.check_query`); a bad request gets
 ``400 {"error": "one line saying what to fix"}``, never a traceback, and responses name
 documents by their id in the corpus, never by a path. The shapes are those of
 ``schemas/*.schema.json`` (the same as ``inspect-qa ask/search --json``).
@@ -24,7 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .errors import InspectQAError
-from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever, search_dict
+from .inputs import check_query
+from .passages import search_dict
+from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,6 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> FastAPI:
     """The JSON API over ``retriever`` as a FastAPI app (mounted at ``/api`` by the server)."""
-    from .ui import check_query
 
     # No /docs page: Swagger UI loads its scripts from a CDN, and everything here is offline.
     app = FastAPI(title="inspect-qa", version=__version__, docs_url=None,

@@ -73,8 +73,9 @@ class Sample:
 def collect(retriever: Any, items: list[Any], k: int = 10) -> list[Sample]:
     samples = []
     for item in items:
-        q, sig, s, rows, _ = retriever._rank(item.question, k, "hybrid", None, for_answer=True)
-        cand, feats, evidence = retriever.answer_features(q, sig, s, rows)
+        ranked = retriever._rank(item.question, k, "hybrid", None, for_answer=True)
+        q = ranked.question.text
+        cand, feats, evidence = retriever.answer_features(ranked)
         ix = retriever.index
         right = np.array([
             item.answerable

@@ -13,7 +13,7 @@ from .errors import InspectQAError
 
 if TYPE_CHECKING:
     from .answers import Answer
-    from .retriever import Passage
+    from .passages import Passage
 
 DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
@@ -237,7 +237,7 @@ def _search(r: Any, question: str, args: argparse.Namespace) -> list[Passage]:
 
 def _json(r: Any, question: str, args: argparse.Namespace) -> dict[str, Any]:
     """The command's JSON for one question (schemas/answer or schemas/search)."""
-    from .retriever import search_dict
+    from .passages import search_dict
 
     if args.command == "ask":
         return _answer(r, question, args).to_dict()

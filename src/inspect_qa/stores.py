@@ -136,24 +136,27 @@ class DenseStore:
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
 
-    def search(self, xq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` rows for each query row: (scores ``D``, row ids ``I``)."""
-        k = min(k, len(self))
+    def search(self, xq: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` rows for each query row, among the rows ``allowed`` (a boolean array;
+        ``None``: all): (scores ``D``, row ids ``I``); fewer when fewer are allowed."""
+        import faiss
+
+        k = min(k, len(self) if allowed is None else int(allowed.sum()))
         if k == 0:
             return np.zeros((len(xq), 0), np.float32), np.zeros((len(xq), 0), np.int64)
-        D, I = self._index.search(np.ascontiguousarray(xq, dtype=np.float32), k)  # noqa: E741
+        xq = np.ascontiguousarray(xq, dtype=np.float32)
+        if allowed is None:
+            D, I = self._index.search(xq, k)  # noqa: E741
+        else:
+            bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
+            D, I = self._index.search(xq, k, params=faiss.SearchParameters(sel=sel))  # type: ignore[call-arg]  # noqa: E741
         return D, I
 
-    def scores(self, xq: np.ndarray) -> np.ndarray:
-        """Exact inner product of one query vector with every row, by FAISS.
-
-        Every row is scored (an exact flat search over all of them) so that hybrid fusion can
-        normalise over the whole corpus.
-        """
-        out = np.zeros(len(self), dtype=np.float32)
-        D, I = self.search(np.asarray(xq, dtype=np.float32).reshape(1, -1), len(self))  # noqa: E741
-        out[I[0]] = D[0]
-        return out
+    def score(self, xq: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Inner product of one query vector with each of ``rows``."""
+        return np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)] @ xq, dtype=np.float32)
 
 
 class TokenStore:

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .chunking import normalise
 from .confidence import question_terms
+from .errors import InvalidQuery
 from .layout import page_of
-
-if TYPE_CHECKING:
-    from .retriever import Filters, Retriever
+from .search.analysis import Question
+from .search.corpus import Corpus
+from .search.first_stage import feedback, lexical_scores, sentence_rows
+from .search.fusion import minmax
 
 #: Sentences per report re-scored by late interaction.
 CANDIDATES_PER_REPORT = 8
@@ -110,27 +112,32 @@ def report_order(documents: dict[str, Any], ids: list[str]) -> list[tuple[str, s
     return [(i, how[key(i)[1]]) for i in sorted(ids, key=key)]
 
 
-def build_timeline(r: Retriever, topic: Any, filters: Filters | None = None,
-                   per_report: Any = 2) -> Timeline:
-    """See :meth:`inspect_qa.Retriever.timeline`."""
-    from .errors import InvalidQuery
-
-    q = r.check_question(topic)
+def check_per_report(per_report: Any) -> int:
     if isinstance(per_report, bool) or not isinstance(per_report, int) or not (
             1 <= per_report <= MAX_PER_REPORT):
         raise InvalidQuery(f"per_report must be a whole number from 1 to {MAX_PER_REPORT}, "
                            f"not {per_report!r}")
-    ix = r.index
-    mask = r._mask(filters)
-    sig = r.signals(q)
-    if sig.sentence_dense_all is None or sig.sentence_lexical_all is None:
-        raise RuntimeError("signals() computed no sentence evidence")  # not reachable
-    from .retriever import _minmax
+    return per_report
 
-    s = 0.5 * _minmax(sig.sentence_dense_all) + 0.5 * _minmax(sig.sentence_lexical_all)
-    owner = r.sentence_documents()
-    if mask is not None:
-        s = np.where(mask[r.sentence_chunks()], s, -np.inf)
+
+def build_timeline(corpus: Corpus, question: Question, allowed: np.ndarray | None,
+                   per_report: int) -> Timeline:
+    """See :meth:`inspect_qa.Retriever.timeline`: the timeline of the analysed (and encoded)
+    ``question`` over the passages ``allowed`` (``None``: all)."""
+    q = question.text
+    ix = corpus.index
+    vector = feedback(ix, question.vector) if question.vector is not None else None
+    _, lexical = lexical_scores(ix, question)
+    # The sentences scored: the best by each kind of evidence, and a sample of the corpus
+    # (every sentence of a small index) that anchors the scaling.
+    rows = sentence_rows(corpus, question, allowed, vector, lexical,
+                         MAX_REPORTS * CANDIDATES_PER_REPORT)
+    dense = (np.asarray(ix.sentence_vectors[rows] @ vector, dtype=np.float32)
+             if vector is not None else np.zeros(len(rows), dtype=np.float32))
+    s = 0.5 * minmax(dense) + 0.5 * minmax(lexical[rows])
+    owner = corpus.sentence_documents[rows]
+    if allowed is not None:
+        s = np.where(allowed[corpus.sentence_chunks[rows]], s, -np.inf)
     # Each report's best CANDIDATES_PER_REPORT sentences, without a Python loop over sentences:
     # sort by (report, -score), then rank within each report.
     order = np.lexsort((-s, owner))
@@ -144,10 +151,13 @@ def build_timeline(r: Retriever, topic: Any, filters: Filters | None = None,
     keep_reports = set(owner[best_per_report[np.argsort(-s[best_per_report])][:MAX_REPORTS]])
     cand = cand[np.isin(owner[cand], list(keep_reports))]
     late = np.zeros(len(cand), dtype=np.float32)
-    if sig.query_tokens is not None and sig.query_weights is not None:
-        late = ix.sentence_tokens.maxsim(sig.query_tokens.vectors, sig.query_weights, cand)
+    if question.pieces is not None and question.piece_weights is not None:
+        late = ix.sentence_tokens.maxsim(question.pieces.vectors, question.piece_weights,
+                                         rows[cand])
     final = 0.5 * s[cand] + 0.5 * late
-    doc_ids = r.document_ids()
+    owner = corpus.sentence_documents
+    cand = rows[cand]
+    doc_ids = corpus.document_ids
     topic_terms = question_terms(q, ix.lexical)
     if topic_terms.words and len(topic_terms.unknown) == len(
             {w.lower() for w in topic_terms.words}):
@@ -166,7 +176,7 @@ def build_timeline(r: Retriever, topic: Any, filters: Filters | None = None,
                 and normalise(ix.documents[doc_ids[owner[j]]].text[sent.start:sent.end])
                 == normalise(section)):
             return False
-        held = sum(w for t, w in weights.items() if t in r._sentence_tokens(j)) / total
+        held = sum(w for t, w in weights.items() if t in corpus.sentence_tokens(j)) / total
         return held >= COVERAGE_FLOOR or late_j >= LATE_FLOOR
 
     chosen: dict[str, list[tuple[float, int]]] = {}

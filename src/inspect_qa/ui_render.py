@@ -18,7 +18,7 @@ from typing import Any
 
 from .answers import Answer
 from .documents import Document
-from .retriever import Passage
+from .passages import Passage
 from .timeline import Timeline, TimelineEntry
 
 #: CSS classes of the marks (the browser test and the stylesheet rely on these names).

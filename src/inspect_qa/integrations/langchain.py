@@ -25,7 +25,8 @@ from langchain_core.documents import Document  # noqa: E402
 from langchain_core.retrievers import BaseRetriever  # noqa: E402
 from pydantic import ConfigDict  # noqa: E402
 
-from ..retriever import Filters, Retriever  # noqa: E402
+from ..filters import Filters  # noqa: E402
+from ..retriever import Retriever  # noqa: E402
 
 __all__ = ["InspectQARetriever"]
 

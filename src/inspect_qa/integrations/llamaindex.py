@@ -22,7 +22,8 @@ require("llama_index.core.retrievers", "llamaindex")
 from llama_index.core.retrievers import BaseRetriever  # noqa: E402
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode  # noqa: E402
 
-from ..retriever import Filters, Retriever  # noqa: E402
+from ..filters import Filters  # noqa: E402
+from ..retriever import Retriever  # noqa: E402
 
 __all__ = ["InspectQARetriever"]
 

@@ -1,0 +1,110 @@
+"""The index as the search stages read it: per-passage and per-sentence arrays, and what is
+derived from the texts (words, numbers, names), computed once and cached.
+
+Nothing here loops over every passage per query: filters become a boolean array over passages
+through the passages' document numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import numpy as np
+
+from ..answers import DIGITS, lower_case_words, type_words
+from ..confidence import document_words
+from ..storage import Index
+
+
+class Corpus:
+    """Read-only view of one loaded :class:`~inspect_qa.storage.Index` for searching."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        self.document_ids: list[str] = sorted(index.documents)
+        number = {d: i for i, d in enumerate(self.document_ids)}
+        #: Document number (in ``document_ids``) of each passage.
+        self.chunk_documents = np.array([number[c.doc_id] for c in index.chunks], dtype=np.int64)
+        #: First sentence row of each passage, and one past its last.
+        self.sentence_starts = np.asarray(index.sentence_offsets, dtype=np.int64)
+        self.sentence_ends = np.append(self.sentence_starts[1:], len(index.sentences)).astype(
+            np.int64)
+        #: Passage row of each sentence.
+        self.sentence_chunks = np.array([s.chunk for s in index.sentences], dtype=np.int64)
+        self.sentence_documents = self.chunk_documents[self.sentence_chunks]
+        self._lock = threading.Lock()
+        self._caches: dict[str, dict[Any, Any]] = {}
+        self._lower: frozenset[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.chunk_documents)
+
+    # -- rows -------------------------------------------------------------------------------
+
+    def mask(self, allowed: set[str] | None) -> np.ndarray | None:
+        """Which passages the documents ``allowed`` hold (``None``: all)."""
+        if allowed is None:
+            return None
+        docs = np.array([d in allowed for d in self.document_ids], dtype=bool)
+        return docs[self.chunk_documents] if len(docs) else np.zeros(len(self), dtype=bool)
+
+    def sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence rows of passages ``rows`` (in order), and where each passage's
+        sentences start in that array."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, ends = self.sentence_starts[rows], self.sentence_ends[rows]
+        lengths = ends - starts
+        firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        total = int(lengths.sum())
+        sentences = np.repeat(starts - firsts, lengths) + np.arange(total, dtype=np.int64)
+        return sentences, firsts
+
+    # -- texts ------------------------------------------------------------------------------
+
+    def document_text(self, doc_id: str) -> str:
+        return self.index.documents[doc_id].text
+
+    def sentence_document(self, j: int) -> str:
+        return self.document_ids[int(self.sentence_documents[j])]
+
+    def sentence_text(self, j: int) -> str:
+        s = self.index.sentences[j]
+        return self.document_text(self.sentence_document(j))[s.start : s.end]
+
+    def _cached(self, kind: str, key: Any, make: Any) -> Any:
+        cache = self._caches.setdefault(kind, {})
+        found = cache.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                cache[key] = found
+        return found
+
+    def sentence_tokens(self, j: int) -> frozenset[str]:
+        """The stemmed content words of sentence ``j`` as read (with its context)."""
+        def make() -> frozenset[str]:
+            text = self.index.sentences[j].read_text(self.document_text(self.sentence_document(j)))
+            return frozenset(self.index.lexical.tokenize(text))
+        return self._cached("tokens", j, make)
+
+    def lower_case(self) -> frozenset[str]:
+        """Words the corpus writes in lower case somewhere: the rest are names."""
+        if self._lower is None:
+            self._lower = lower_case_words([d.text for d in self.index.documents.values()])
+        return self._lower
+
+    def type_words(self, pattern: re.Pattern[str], j: int) -> tuple[frozenset[str], ...]:
+        """:func:`~inspect_qa.answers.type_words` of sentence ``j``."""
+        return self._cached("type", (pattern.pattern, j), lambda: type_words(
+            pattern, self.sentence_text(j), self.lower_case()))
+
+    def document_words(self, doc_id: str) -> frozenset[str]:
+        """The lower-cased words of a document."""
+        return self._cached("words", doc_id,
+                            lambda: document_words(self.document_text(doc_id)))
+
+    def document_numbers(self, doc_id: str) -> frozenset[str]:
+        return self._cached("numbers", doc_id,
+                            lambda: frozenset(DIGITS.findall(self.document_text(doc_id))))

@@ -1,0 +1,150 @@
+"""Stage 2, candidates: which passages are scored at all.
+
+Four lists over the whole corpus, each the best :data:`DEPTH` allowed rows: dense passages and
+dense sentences (FAISS), BM25 passages and BM25 sentences (bm25s); a question that names a
+report (:mod:`inspect_qa.query`) gets the same four lists again within the reports it names.
+Their passages, together with an even sample of :data:`REFERENCE_ROWS` passages, are the
+candidates: only they are scored further (:mod:`.evidence`).
+
+The sample anchors score scaling: fusion min-max scales each signal over the scored passages,
+and the sample stands in for the rest of the corpus there (its lowest scores are about the
+corpus's lowest). An index of at most :data:`REFERENCE_ROWS` passages is scored whole, which is
+exactly scoring every passage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..query import hint_match
+from ..storage import Index
+from . import analysis
+from .analysis import Question
+from .corpus import Corpus
+
+#: Rows each first-stage list brings.
+DEPTH = 100
+#: Passages always scored, spread evenly over the index; an index this small is scored whole.
+REFERENCE_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """The passages to score, and the evidence the first stage computed whole."""
+
+    #: Candidate passage rows, ascending.
+    rows: np.ndarray
+    #: The even sample (a subset of ``rows``), ascending.
+    reference: np.ndarray
+    #: Every passage is a candidate.
+    exhaustive: bool
+    #: The question vector searched with (moved by feedback when that is on), or ``None``.
+    vector: np.ndarray | None
+    #: BM25 of every passage and every sentence (bm25s scores a question over all rows at
+    #: once), ``None`` when lexical evidence was not asked for.
+    lexical_chunk: np.ndarray | None
+    lexical_sentence: np.ndarray | None
+
+
+def reference_rows(n: int) -> np.ndarray:
+    """An even sample of ``REFERENCE_ROWS`` rows of ``n`` (all of them when ``n`` is less)."""
+    if n <= REFERENCE_ROWS:
+        return np.arange(n, dtype=np.int64)
+    return np.unique(np.linspace(0, n - 1, REFERENCE_ROWS).round().astype(np.int64))
+
+
+def _top(scores: np.ndarray, allowed: np.ndarray | None, depth: int,
+         matched: bool = False) -> np.ndarray:
+    """Rows of the ``depth`` best ``scores`` among ``allowed`` (``matched``: only positive
+    ones, as a BM25 of 0 shares no word)."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    depth = min(depth, len(scores))
+    if depth == 0:
+        return np.zeros(0, np.int64)
+    top = np.argpartition(-scores, depth - 1)[:depth]
+    keep = scores[top] > 0 if matched else np.isfinite(scores[top])
+    return top[keep].astype(np.int64)
+
+
+def lexical_scores(index: Index, question: Question) -> tuple[np.ndarray, np.ndarray]:
+    """BM25 of every passage and every sentence for ``question`` (with the report's terms for
+    its everyday words, when expansion is on)."""
+    lc = index.lexical.scores(question.text)
+    sl = index.sentence_lexical.scores(question.text)
+    extra = list(question.expansion) if analysis.EXPANSION_WEIGHT else []
+    if extra and analysis.EXPAND_BELOW < 1.0:
+        # Only a question whose own words find little is helped by the report's terms; one
+        # that finds its words is only diluted by them.
+        ceiling = sum(index.lexical.idf(t) for t in index.lexical.tokenize(question.text)) or 1.0
+        if float(lc.max(initial=0.0)) / ceiling >= analysis.EXPAND_BELOW:
+            extra = []
+    if extra:
+        words = " ".join(extra)
+        weight = np.float32(analysis.EXPANSION_WEIGHT)
+        lc = (lc + weight * index.lexical.scores(words)).astype(np.float32)
+        sl = (sl + weight * index.sentence_lexical.scores(words)).astype(np.float32)
+    return lc, sl
+
+
+def feedback(index: Index, vector: np.ndarray) -> np.ndarray:
+    """Dense pseudo-relevance feedback (Rocchio), when on: the question moved towards its best
+    passages, whose words are the report's."""
+    if not analysis.PRF_BETA or len(index.dense) <= analysis.PRF_DEPTH:
+        return vector
+    _, top = index.dense.search(vector.reshape(1, -1), analysis.PRF_DEPTH)
+    moved = vector + analysis.PRF_BETA * index.chunk_vectors[top[0]].mean(axis=0)
+    return (moved / np.linalg.norm(moved)).astype(np.float32)
+
+
+def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: bool,
+        lexical: bool) -> FirstStage:
+    """The candidates for ``question`` among the passages ``allowed`` (``None``: all)."""
+    ix = corpus.index
+    n = len(corpus)
+    vector = feedback(ix, question.vector) if dense and question.vector is not None else None
+    lc = sl = None
+    if lexical:
+        lc, sl = lexical_scores(ix, question)
+    reference = reference_rows(n)
+    if n <= REFERENCE_ROWS:
+        return FirstStage(reference, reference, True, vector, lc, sl)
+    masks = [allowed]
+    if question.hints:
+        named = np.array([hint_match(ix.documents[d], question.hints) > 0
+                          for d in corpus.document_ids], dtype=bool)
+        if named.any():
+            in_named = named[corpus.chunk_documents]
+            masks.append(in_named if allowed is None else in_named & allowed)
+    found = [reference]
+    for mask in masks:
+        sentence_mask = None if mask is None else mask[corpus.sentence_chunks]
+        if vector is not None:
+            _, rows = ix.dense.search(vector.reshape(1, -1), DEPTH, mask)
+            found.append(rows[0][rows[0] >= 0])
+            sd = ix.sentence_vectors @ vector  # flat: see the sentence store's note
+            found.append(corpus.sentence_chunks[_top(sd, sentence_mask, DEPTH)])
+        if lc is not None and sl is not None:
+            found.append(_top(lc, mask, DEPTH, matched=True))
+            found.append(corpus.sentence_chunks[_top(sl, sentence_mask, DEPTH, matched=True)])
+    rows = np.unique(np.concatenate(found).astype(np.int64))
+    return FirstStage(rows, reference, False, vector, lc, sl)
+
+
+def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None,
+                  vector: np.ndarray | None, lexical_sentence: np.ndarray, depth: int
+                  ) -> np.ndarray:
+    """Candidate sentences of a timeline: the best ``depth`` allowed by dense and by BM25 over
+    every sentence, and those of the reference passages (every sentence of a small index)."""
+    reference = reference_rows(len(corpus))
+    own, _ = corpus.sentences_of(reference)
+    if len(corpus) <= REFERENCE_ROWS:
+        return own
+    mask = None if allowed is None else allowed[corpus.sentence_chunks]
+    found = [own, _top(lexical_sentence, mask, depth, matched=True)]
+    if vector is not None:
+        sd = corpus.index.sentence_vectors @ vector
+        found.append(_top(sd, mask, depth))
+    return np.unique(np.concatenate(found).astype(np.int64))
