@@ -33,8 +33,10 @@ def test_build_and_load_round_trip(corpus: Path, tmp_path: Path, embedder) -> No
     assert rep.rebuilt and set(rep.added) == {"letter.txt", "sub/news.md"}
     ix = load_index(tmp_path / "ix")
     assert len(ix.chunks) == rep.chunks == len(ix.chunk_vectors)
-    assert ix.chunk_vectors.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(ix.chunk_vectors, axis=1), 1.0, rtol=1e-5)
+    # stored as float16: unit length to float16's precision
+    assert ix.chunk_vectors.dtype == np.float16 and ix.sentence_vectors.dtype == np.float16
+    norms = np.linalg.norm(ix.chunk_vectors.astype(np.float32), axis=1)
+    np.testing.assert_allclose(norms, 1.0, rtol=2e-3)
     m = read_manifest(tmp_path / "ix")
     for key in ("format_version", "package_version", "model", "chunking", "documents", "files",
                 "counts", "built_at"):
@@ -49,7 +51,8 @@ def test_no_pickle_anywhere(corpus: Path, tmp_path: Path, embedder) -> None:
         if p.is_file():
             assert p.suffix not in (".pkl", ".pickle"), p
             assert not p.read_bytes().startswith(b"\x80"), p  # any pickle protocol
-            assert p.suffix in (".json", ".jsonl", ".npy", "") or p.name == "CURRENT", p
+            assert p.suffix in (".json", ".jsonl", ".npy", "") or p.name in (
+                "CURRENT", "texts.bin"), p
             if p.suffix == ".npy":
                 np.load(p, allow_pickle=False)
 
@@ -93,9 +96,31 @@ def test_missing_index_names_the_command(tmp_path: Path) -> None:
 
 def test_tampered_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
     build_index(corpus, tmp_path / "ix", embedder=embedder)
-    chunks = current_version_dir(tmp_path / "ix") / "chunks.jsonl"
-    chunks.write_text(chunks.read_text().replace("Caseloads", "Casel0ads"))
-    with pytest.raises(IndexCorrupt, match=r"chunks.jsonl.*checksum.*inspect-qa index"):
+    texts = current_version_dir(tmp_path / "ix") / "texts.bin"
+    texts.write_bytes(texts.read_bytes().replace(b"Caseloads", b"Casel0ads"))
+    with pytest.raises(IndexCorrupt, match=r"texts.bin.*checksum.*inspect-qa index"):
+        load_index(tmp_path / "ix")
+
+
+def test_a_large_index_checks_its_big_files_in_check_not_at_every_load(
+        corpus: Path, tmp_path: Path, embedder, monkeypatch) -> None:
+    from inspect_qa import storage
+
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    vectors = current_version_dir(tmp_path / "ix") / "sentence_vectors.npy"
+    raw = bytearray(vectors.read_bytes())
+    raw[-1] ^= 0x01  # a flipped bit in the last vector
+    vectors.write_bytes(bytes(raw))
+    # Sizes as a large index's: every file "large" except the manifest's neighbours.
+    monkeypatch.setattr(storage, "VERIFY_ALL_BYTES", 0)
+    monkeypatch.setattr(storage, "VERIFY_FILE_BYTES", vectors.stat().st_size - 1)
+    load_index(tmp_path / "ix")  # the damaged big file is not read at load...
+    with pytest.raises(IndexCorrupt, match=r"sentence_vectors\.npy"):
+        storage.verify_files(tmp_path / "ix")  # ...and `inspect-qa check` finds it
+    # and a small damaged file is still found at load
+    texts = current_version_dir(tmp_path / "ix") / "sections.json"
+    texts.write_text(texts.read_text() + " ")
+    with pytest.raises(IndexCorrupt, match=r"sections\.json"):
         load_index(tmp_path / "ix")
 
 

@@ -52,10 +52,14 @@ def test_markdown_tables_and_tables_without_data_rows() -> None:
 
 
 def test_sentence_rows_round_trip_with_and_without_context() -> None:
-    for ref in (SentenceRef(3, 10, 20), SentenceRef(3, 10, 20, (0, 9))):
-        assert SentenceRef.from_row(ref.to_row()) == ref
-    with pytest.raises(ValueError, match="3 or 5"):
-        SentenceRef.from_row([1, 2, 3, 4])
+    from inspect_qa.tables import SentenceTable
+
+    refs = [SentenceRef(0, 10, 20), SentenceRef(1, 10, 20, (0, 9)), SentenceRef(1, 21, 30)]
+    table = SentenceTable(SentenceTable.encode(refs), chunks=3)
+    assert list(table) == refs and table[-1] == refs[-1]
+    assert table.range_of(1) == (1, 3) and table.range_of(2) == (3, 3)  # passage 2: none
+    with pytest.raises(ValueError, match="passage order"):
+        SentenceTable(SentenceTable.encode(refs[::-1]), chunks=3)
 
 
 def test_index_embeds_and_indexes_rows_with_headings(tmp_path: Path, embedder) -> None:

@@ -77,18 +77,16 @@ class TimelineQuery(BaseModel):
 
 def documents_dict(retriever: Retriever) -> dict[str, Any]:
     """Every indexed document with its metadata and chunk count, by id (never a path)."""
-    counts: dict[str, int] = {}
-    for c in retriever.index.chunks:
-        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    counts = retriever.index.manifest["documents"]
     docs = []
-    for doc_id, doc in sorted(retriever.index.documents.items()):
+    for doc_id, doc in sorted(retriever.index.documents.info.items()):
         md = doc.metadata
         docs.append({"id": doc_id, "title": doc.title, "date": md.get("date"),
                      "kind": md.get("kind"), "authority": md.get("authority"),
                      "visit_number": md.get("visit_number"),
                      "inspectors": list(md.get("inspectors") or []),
                      "judgement": md.get("judgement"), "format": md.get("format"),
-                     "pages": md.get("pages"), "chunks": counts.get(doc_id, 0)})
+                     "pages": md.get("pages"), "chunks": counts.get(doc_id, {}).get("chunks", 0)})
     return {"documents": docs}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .documents import Document, authority_names
 from .errors import InvalidQuery
+from .tables import DocumentInfo
 
 _ISO_DATE = re.compile(r"\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?")
 
@@ -71,7 +72,7 @@ def _names(values: Any, what: str, known: set[str]) -> set[str]:
 
 
 def allowed_documents(filters: Filters | None,
-                      docs: Mapping[str, Document]) -> set[str] | None:
+                      docs: Mapping[str, Document | DocumentInfo]) -> set[str] | None:
     """The documents ``filters`` allow (``None``: all), checked; a loop over documents, not
     passages. Raises :class:`InvalidQuery` for a filter naming what ``docs`` do not hold."""
     if filters is None:

@@ -44,12 +44,23 @@ from .storage import (
     read_manifest,
     save_version,
 )
-from .stores import BM25_PARAMS, LexicalStore, TokenStore
+from .stores import (
+    BM25_PARAMS,
+    TOKEN_TRAIN_MAX,
+    TOKEN_TRAIN_MIN,
+    LexicalStore,
+    TokenCodec,
+    TokenStore,
+)
 
 log = logging.getLogger(__name__)
 
 #: Smallest chunk size accepted, in model word pieces.
 MIN_CHUNK_TOKENS = 16
+#: Word pieces are kept exactly (float16) in an index of at most this many passages, and
+#: compressed (TokenCodec: about 52 bytes a piece instead of 768) in a larger one, unless a
+#: build asks for one or the other (``tokens="exact"`` / ``"compressed"``).
+TOKENS_EXACT_CHUNKS = 1000
 
 
 @dataclass(frozen=True)
@@ -242,6 +253,7 @@ def build_index(
     progress: bool = False,
     strict: bool = False,
     max_bytes: int | None = None,
+    tokens: str = "auto",
 ) -> BuildReport:
     """Build or update the index of ``corpus_dir`` in ``index_dir``.
 
@@ -251,7 +263,13 @@ def build_index(
     are dropped. A file that cannot be read is skipped with its reason in the report
     (``strict``: a :class:`CorpusError` before anything is written). Nothing changed: nothing
     is written. The previous index stays loadable whatever happens.
+
+    ``tokens`` says how word pieces are kept: ``"exact"`` (float16), ``"compressed"``
+    (:class:`~inspect_qa.stores.TokenCodec`) or ``"auto"`` (exact up to
+    :data:`TOKENS_EXACT_CHUNKS` passages; an index once compressed stays so).
     """
+    if tokens not in ("auto", "exact", "compressed"):
+        raise InspectQAError(f"tokens must be auto, exact or compressed, not {tokens!r}")
     t0 = time.perf_counter()
     index_root = Path(index_dir)
     corpus_root = Path(corpus_dir)
@@ -259,6 +277,8 @@ def build_index(
     _check_chunk_size(embedder, settings)
     with build_lock(index_root):
         old, readable = _open_old(index_root, embedder, settings)
+        if old is not None and tokens == "exact" and old.chunk_tokens.compressed:
+            old = None  # compressed pieces cannot be made exact again: embed everything anew
         origins = _origins(readable)
         known = {i: str(d.get("file_sha256")) for i, d in origins.items()
                  if old is not None and d.get("file_sha256")
@@ -291,13 +311,13 @@ def build_index(
         docs.sort(key=lambda d: d.id)
         return _update(index_root, docs, old, embedder, settings, progress, t0,
                        added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
-                       kept=kept, corpus_root=corpus_root)
+                       kept=kept, corpus_root=corpus_root, tokens=tokens)
 
 
 def _update(index_root: Path, docs: list[Document], old: Index | None, embedder: Embedder,
             settings: ChunkSettings, progress: bool, t0: float, *, added_origin: set[str],
             skipped: list[Skipped], ignored: dict[str, int], kept: tuple[str, ...] = (),
-            corpus_root: Path | None = None) -> BuildReport:
+            corpus_root: Path | None = None, tokens: str = "auto") -> BuildReport:
     """Write the index of ``docs`` (reusing ``old``'s vectors for unchanged ones), or nothing
     when nothing changed."""
     old_hashes = {d.id: d.content_hash for d in old.documents.values()} if old else {}
@@ -316,13 +336,14 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
         for i, d in ((d.id, d) for d in docs))
     skips = tuple((s.id, s.reason) for s in skipped)
     other = tuple(sorted(ignored.items()))
-    if old is not None and not (added or removed or changed or origin_changed):
+    recompress = tokens == "compressed" and old is not None and not old.chunk_tokens.compressed
+    if old is not None and not (added or removed or changed or origin_changed or recompress):
         return BuildReport(str(index_root), unchanged=unchanged, kept=kept, skipped=skips,
                            ignored=other, chunks=len(old.chunks),
                            seconds=time.perf_counter() - t0, rebuilt=False)
     report = _rebuild(index_root, docs, old, embedder, settings, progress, t0,
                       added, changed, removed, unchanged, added_origin=added_origin,
-                      corpus_root=corpus_root or _corpus_root(old))
+                      corpus_root=corpus_root or _corpus_root(old), tokens=tokens)
     return replace(report, kept=kept, skipped=skips, ignored=other)
 
 
@@ -453,47 +474,46 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
              settings: ChunkSettings, progress: bool, t0: float, added: tuple[str, ...],
              changed: tuple[str, ...], removed: tuple[str, ...],
              unchanged: tuple[str, ...], *, added_origin: set[str],
-             corpus_root: Path | None) -> BuildReport:
+             corpus_root: Path | None, tokens: str = "auto") -> BuildReport:
     reuse = set(unchanged)
-    old_rows: dict[str, list[int]] = {}
-    old_sent_rows: dict[int, list[int]] = {}
+    old_rows: dict[str, np.ndarray] = {}
     if old is not None:
-        for i, c in enumerate(old.chunks):
-            old_rows.setdefault(c.doc_id, []).append(i)
-        for j, s in enumerate(old.sentences):
-            old_sent_rows.setdefault(s.chunk, []).append(j)
+        doc_of = np.asarray(old.chunks.table[:, 0])
+        for k, doc_id in enumerate(old.chunks.doc_ids):
+            old_rows[doc_id] = np.flatnonzero(doc_of == k)
 
     chunks: list[Chunk] = []
     chunk_vecs: list[np.ndarray] = []
-    chunk_toks: list[TokenVectors | None] = []
     sentences: list[SentenceRef] = []
     sent_vecs: list[np.ndarray] = []
-    sent_toks: list[TokenVectors | None] = []
+    # The pieces of each run of documents, in order: old rows reused, or new texts embedded.
+    runs: list[tuple[str, Any]] = []
     new_chunk_texts: list[str] = []
     new_sentence_texts: list[str] = []
     new_sentence_context: list[int] = []
-    new_positions: list[tuple[int, int]] = []  # (chunk row, first sentence row) placeholders
     dim = embedder.dimension
     for doc in docs:
         if doc.id in reuse and old is not None:
-            for row in old_rows.get(doc.id, []):
+            rows = old_rows.get(doc.id, np.zeros(0, np.int64))
+            for row in rows.tolist():
                 chunk_row = len(chunks)
                 chunks.append(old.chunks[row])
-                chunk_vecs.append(old.chunk_vectors[row : row + 1])
-                chunk_toks.append(old.chunk_tokens.row(row))
-                for j in old_sent_rows.get(row, []):
+                first, last = old.sentences.range_of(row)
+                for j in range(first, last):
                     sentences.append(replace(old.sentences[j], chunk=chunk_row))
-                    sent_vecs.append(old.sentence_vectors[j : j + 1])
-                    sent_toks.append(old.sentence_tokens.row(j))
+                chunk_vecs.append(np.asarray(old.chunk_vectors[row : row + 1], np.float32))
+                sent_vecs.append(np.asarray(old.sentence_vectors[first:last], np.float32))
+            srows = (np.concatenate([np.arange(*old.sentences.range_of(r)) for r in rows.tolist()])
+                     if len(rows) else np.zeros(0, np.int64))
+            runs.append(("old", (rows, srows)))
             continue
         headings = table_headings(doc.text)
+        n_chunks, n_sentences = len(new_chunk_texts), len(new_sentence_texts)
         for c in make_chunks(doc, embedder.count_tokens, settings):
             chunk_row = len(chunks)
             chunks.append(c)
             chunk_vecs.append(np.zeros((1, dim), np.float32))
-            chunk_toks.append(None)
             new_chunk_texts.append(context_text(c, doc, embedder.count_tokens, embedder.max_tokens))
-            new_positions.append((chunk_row, -1))
             for a, b in c.sentences:
                 ref = SentenceRef(chunk_row, a, b, headings.get(a))
                 # A table row is read with its column headings ("April 2015 109 /17" means
@@ -502,7 +522,6 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
                     ref = replace(ref, context=None)
                 sentences.append(ref)
                 sent_vecs.append(np.zeros((1, dim), np.float32))
-                sent_toks.append(None)
                 # A sentence alone is ambiguous ("This was the first visit"): embed it with
                 # the header of its report and section. The header is context only for its
                 # word pieces: repeated in every sentence of a section, its own pieces would
@@ -513,6 +532,8 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
                                    embedder.max_tokens)
                 new_sentence_texts.append(full)
                 new_sentence_context.append(len(full) - len(own))
+        runs.append(("new", (n_chunks, len(new_chunk_texts), n_sentences,
+                             len(new_sentence_texts))))
 
     if not chunks:
         raise CorpusError(
@@ -522,18 +543,27 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     fresh_chunks, fresh_chunk_toks = _embed(embedder, new_chunk_texts, "chunks", progress)
     fresh_sents, fresh_sent_toks = _embed(embedder, new_sentence_texts, "sentences", progress,
                                           new_sentence_context)
-    for k, (row, _) in enumerate(new_positions):
-        chunk_vecs[row] = fresh_chunks[k : k + 1]
-        chunk_toks[row] = fresh_chunk_toks[k]
-    new_chunk_rows = {row for row, _ in new_positions}
-    k = 0
-    for j, s in enumerate(sentences):
-        if s.chunk in new_chunk_rows:
-            sent_vecs[j] = fresh_sents[k : k + 1]
-            sent_toks[j] = fresh_sent_toks[k]
-            k += 1
-    if any(t is None for t in chunk_toks) or any(t is None for t in sent_toks):
-        raise RuntimeError("a passage was left without token vectors")  # not reachable
+    chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else np.zeros((0, dim), np.float32)
+    sent_matrix = np.concatenate(sent_vecs) if sent_vecs else np.zeros((0, dim), np.float32)
+    # The embedded rows take their places, in order.
+    new_chunk_rows = [i for i, c in enumerate(chunks) if _is_new(c, reuse)]
+    chunk_matrix[new_chunk_rows] = fresh_chunks
+    new_sentence_rows = [j for j, s in enumerate(sentences) if _is_new(chunks[s.chunk], reuse)]
+    sent_matrix[new_sentence_rows] = fresh_sents
+
+    codec = _token_codec(old, len(chunks), tokens, fresh_chunk_toks + fresh_sent_toks)
+    chunk_parts, sentence_parts = [], []
+    for kind, value in runs:
+        if kind == "old" and old is not None:
+            rows, srows = value
+            chunk_parts.append(_stored(old.chunk_tokens.take(rows), codec, dim))
+            sentence_parts.append(_stored(old.sentence_tokens.take(srows), codec, dim))
+        else:
+            c0, c1, s0, s1 = value
+            chunk_parts.append(TokenStore.build(fresh_chunk_toks[c0:c1], dim, codec))
+            sentence_parts.append(TokenStore.build(fresh_sent_toks[s0:s1], dim, codec))
+    chunk_tokens = TokenStore.concat(chunk_parts)
+    sentence_tokens = TokenStore.concat(sentence_parts)
 
     by_id = {d.id: d for d in docs}
     lexical_texts = [
@@ -544,21 +574,63 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     sentence_lexical = LexicalStore.build(
         [s.read_text(by_id[chunks[s.chunk].doc_id].text) for s in sentences]
     )
-    chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else np.zeros((0, dim), np.float32)
-    sent_matrix = np.concatenate(sent_vecs) if sent_vecs else np.zeros((0, dim), np.float32)
     seconds = time.perf_counter() - t0
-    chunk_tokens = TokenStore.build([t for t in chunk_toks if t is not None], dim)
-    sentence_tokens = TokenStore.build([t for t in sent_toks if t is not None], dim)
     manifest = _manifest(docs, chunks, sentences, embedder, settings, seconds, added_origin)
     manifest["corpus"] = str(corpus_root.resolve()) if corpus_root is not None else None
-    manifest["tokens"] = {"use": "late-interaction re-ranking (MaxSim)", "dtype": "float16",
-                          "chunk_pieces": len(chunk_tokens.ids),
-                          "sentence_pieces": len(sentence_tokens.ids)}
+    manifest["tokens"] = {
+        "use": "late-interaction re-ranking (MaxSim)",
+        "storage": "compressed" if codec is not None else "exact",
+        "dtype": "float16" if codec is None else (
+            f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "
+            "product-quantised residual"),
+        "chunk_pieces": len(chunk_tokens.ids),
+        "sentence_pieces": len(sentence_tokens.ids)}
     save_version(index_root, manifest, docs, chunks, chunk_matrix, sentences, sent_matrix, lexical,
                  sentence_lexical, chunk_tokens, sentence_tokens)
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, chunks=len(chunks),
                        embedded_chunks=len(new_chunk_texts), seconds=seconds)
+
+
+def _is_new(chunk: Chunk, reuse: set[str]) -> bool:
+    return chunk.doc_id not in reuse
+
+
+def _stored(store: TokenStore, codec: TokenCodec | None, dim: int) -> TokenStore:
+    """``store``'s rows as the new index keeps them: as they are, or compressed now (an exact
+    index that grew past the size where pieces are compressed)."""
+    if codec is None or store.codec is codec:
+        return store
+    rows = [store.row(i) for i in range(len(store))]
+    return TokenStore.build(rows, dim, codec)
+
+
+def _token_codec(old: Index | None, chunks: int, tokens: str,
+                 fresh: list[TokenVectors]) -> TokenCodec | None:
+    """How word pieces are kept: the old index's codec (codes stay comparable), none (exact
+    float16), or one trained now on the pieces at hand."""
+    if old is not None and old.chunk_tokens.codec is not None:
+        return old.chunk_tokens.codec
+    if tokens == "exact" or (tokens == "auto" and chunks <= TOKENS_EXACT_CHUNKS):
+        return None
+    pool: list[np.ndarray] = [t.vectors for t in fresh]
+    if old is not None:  # an exact index growing past the limit: its pieces count too
+        pool.append(old.chunk_tokens.first_vectors(TOKEN_TRAIN_MAX))
+    total = sum(len(v) for v in pool)
+    if total < TOKEN_TRAIN_MIN:
+        if tokens == "compressed":
+            raise InspectQAError(f"too few word pieces ({total}) to train their compression: "
+                                 f"it needs {TOKEN_TRAIN_MIN}; build with tokens='exact'")
+        return None
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(pool))
+    sample, n = [], 0
+    for i in order:  # whole texts at random until the sample is full
+        sample.append(pool[i])
+        n += len(pool[i])
+        if n >= TOKEN_TRAIN_MAX:
+            break
+    return TokenCodec.train(np.concatenate(sample))
 
 
 def _library_versions() -> dict[str, str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .documents import Document
 from .stores import STOPWORDS
+from .tables import DocumentInfo
 
 #: Words of a question that say it is a question, not what it is about: left out when
 #: matching it (MaxSim, the words marked in a passage).
@@ -56,7 +57,7 @@ def document_hints(question: str) -> DocumentHints:
     return DocumentHints(month_years, tuple(visits), kinds)
 
 
-def hint_match(doc: Document, hints: DocumentHints) -> float:
+def hint_match(doc: Document | DocumentInfo, hints: DocumentHints) -> float:
     """Share of the named attributes that ``doc`` has, in [0, 1] (0 when none are named)."""
     md = doc.metadata
     checks: list[bool] = []

@@ -152,7 +152,7 @@ class Retriever:
 
     def check_filters(self, filters: Filters) -> None:
         """Raise :class:`InvalidQuery` when ``filters`` name what the index does not hold."""
-        allowed_documents(filters, self.index.documents)
+        allowed_documents(filters, self.index.documents.info)
 
     def allowed(self, filters: Filters | None) -> np.ndarray | None:
         """Which passages ``filters`` allow, as a boolean array (``None``: all); checked."""

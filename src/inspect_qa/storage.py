@@ -5,15 +5,24 @@ Layout of ``index_dir``::
     CURRENT              name of the live version directory (replaced atomically)
     v-<time>-<rand>/     one complete index:
         manifest.json    format, versions, model fingerprint, settings, documents, checksums
-        documents.jsonl  id, metadata, content hash and text of each document
-        chunks.jsonl     one Chunk per line, with its sentences' offsets
-        sentences.jsonl  [chunk row, start, end(, context start, context end)] per sentence
-        chunk_vectors.npy, sentence_vectors.npy
+        texts.bin        the documents' texts, UTF-8, one after another (in manifest order)
+        text_offsets.npy byte offset of each text in texts.bin, and its end
+        chunks.npy       one row per passage: document number, start, end, page, last page,
+                         section number (-1: none); chunk_ids.npy, sections.json beside it
+        sentences.npy    one row per sentence: passage row, start, end, context start, end
+        chunk_vectors.npy, sentence_vectors.npy   (float16, unit length)
         lexical/, sentence_lexical/   bm25s files (JSON + .npy)
-        chunk_tokens/, sentence_tokens/   word-piece ids, vectors (float16) and row offsets
+        chunk_tokens/, sentence_tokens/   word-piece ids, vectors (float16) or their codes,
+                         row offsets and each piece's row count; token_codec/ when compressed
+
+Nothing is kept per passage as a Python object: arrays are memory-mapped when loaded
+(:mod:`inspect_qa.tables`), and a document's text is read when one of its passages is shown.
 
 A build writes a new version directory, fsyncs it, then swaps ``CURRENT`` with ``os.replace``;
-a build killed at any moment leaves the previous version loadable and unchanged.
+a build killed at any moment leaves the previous version loadable and unchanged. Loading checks
+the checksum of every file of an index up to :data:`VERIFY_ALL_BYTES`; a larger one has its
+small files checked at load and the rest by ``inspect-qa check`` (reading gigabytes at every
+load would take longer than the load).
 """
 
 from __future__ import annotations
@@ -35,69 +44,54 @@ import numpy as np
 
 from . import __version__
 from .checksums import sha256_file
-from .chunking import Chunk, normalise
+from .chunking import Chunk
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
-from .stores import DenseStore, LexicalStore, TokenStore
+from .stores import DenseStore, LexicalStore, TokenCodec, TokenStore
+from .tables import (
+    ChunkTable,
+    DocumentInfo,
+    DocumentStore,
+    SentenceRef,
+    SentenceTable,
+    read_texts,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True)
-class SentenceRef:
-    """A sentence of the index: which chunk holds it and where it is in the document."""
-
-    chunk: int
-    start: int
-    end: int
-    #: A span of the document the sentence is read with (a table row's column headings), or
-    #: ``None``. It is embedded and indexed with the sentence, never cited as its text.
-    context: tuple[int, int] | None = None
-
-    def read_text(self, doc_text: str) -> str:
-        """What the sentence is read as when embedded and indexed: its context, then itself."""
-        own = normalise(doc_text[self.start : self.end])
-        if self.context is None:
-            return own
-        return f"{normalise(doc_text[self.context[0] : self.context[1]])}\n{own}"
-
-    def to_row(self) -> list[int]:
-        return [self.chunk, self.start, self.end, *(self.context or ())]
-
-    @classmethod
-    def from_row(cls, row: list[int]) -> SentenceRef:
-        if len(row) not in (3, 5):
-            raise ValueError(f"a sentence row has 3 or 5 numbers, not {row!r}")
-        return cls(row[0], row[1], row[2], (row[3], row[4]) if len(row) == 5 else None)
+#: An index this large (bytes) or smaller has every file verified at load.
+VERIFY_ALL_BYTES = 256 * 2**20
+#: In a larger one, files up to this size are verified at load.
+VERIFY_FILE_BYTES = 16 * 2**20
 
 
 @dataclass
 class Index:
-    """A loaded index: documents, chunks, sentences and both stores. Read-only once built."""
+    """A loaded index: documents, chunks, sentences and their stores. Read-only once built."""
 
     path: Path
     manifest: dict[str, Any]
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: DocumentStore
+    chunks: ChunkTable
     chunk_vectors: np.ndarray
-    sentences: list[SentenceRef]
+    sentences: SentenceTable
     sentence_vectors: np.ndarray
     lexical: LexicalStore
     sentence_lexical: LexicalStore
     chunk_tokens: TokenStore
     sentence_tokens: TokenStore
     dense: DenseStore = field(init=False)
-    #: Row of each chunk's first sentence (sentences are stored in chunk order).
-    sentence_offsets: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.dense = DenseStore(self.chunk_vectors)
-        owners = np.array([s.chunk for s in self.sentences], dtype=np.int64)
-        self.sentence_offsets = np.searchsorted(owners, np.arange(len(self.chunks)))
+
+    @property
+    def sentence_offsets(self) -> np.ndarray:
+        """Row of each chunk's first sentence (sentences are stored in chunk order)."""
+        return self.sentences.offsets[:-1]
 
     @property
     def model_name(self) -> str:
@@ -164,34 +158,47 @@ def current_version_dir(index_dir: str | Path) -> Path:
     return version
 
 
-def save_version(index_dir: Path, manifest: dict[str, Any], documents: list[Document],
-          chunks: list[Chunk], chunk_vectors: np.ndarray, sentences: list[SentenceRef],
-          sentence_vectors: np.ndarray, lexical: LexicalStore,
-          sentence_lexical: LexicalStore, chunk_tokens: TokenStore,
-          sentence_tokens: TokenStore) -> Path:
+def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[Document],
+                 chunks: Sequence[Chunk], chunk_vectors: np.ndarray,
+                 sentences: Sequence[SentenceRef], sentence_vectors: np.ndarray,
+                 lexical: LexicalStore, sentence_lexical: LexicalStore,
+                 chunk_tokens: TokenStore, sentence_tokens: TokenStore) -> Path:
     name = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
-    _write_jsonl(tmp / "documents.jsonl", [
-        {"id": d.id, "content_hash": d.content_hash, "metadata": d.metadata, "text": d.text}
-        for d in documents
-    ])
-    _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in chunks])
-    _write_jsonl(tmp / "sentences.jsonl", [s.to_row() for s in sentences])
-    np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
-    np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
+    doc_ids = [d.id for d in documents]
+    if list(manifest["documents"]) != doc_ids:
+        raise ValueError("the manifest lists other documents than those saved")
+    offsets = [0]
+    with (tmp / "texts.bin").open("wb") as fh:
+        for d in documents:
+            offsets.append(offsets[-1] + fh.write(d.text.encode("utf-8")))
+    np.save(tmp / "text_offsets.npy", np.array(offsets, dtype=np.int64), allow_pickle=False)
+    table, ids, sections = ChunkTable.encode(chunks, doc_ids)
+    np.save(tmp / "chunks.npy", _narrow(table), allow_pickle=False)
+    np.save(tmp / "chunk_ids.npy", ids, allow_pickle=False)
+    (tmp / "sections.json").write_text(json.dumps(sections, ensure_ascii=False), encoding="utf-8")
+    np.save(tmp / "sentences.npy", _narrow(SentenceTable.encode(sentences)), allow_pickle=False)
+    np.save(tmp / "chunk_vectors.npy", np.asarray(chunk_vectors, dtype=np.float16),
+            allow_pickle=False)
+    np.save(tmp / "sentence_vectors.npy", np.asarray(sentence_vectors, dtype=np.float16),
+            allow_pickle=False)
     lexical.save(tmp / "lexical")
     sentence_lexical.save(tmp / "sentence_lexical")
     chunk_tokens.save(tmp / "chunk_tokens")
     sentence_tokens.save(tmp / "sentence_tokens")
+    if chunk_tokens.codec is not None:
+        if sentence_tokens.codec is not chunk_tokens.codec:
+            raise ValueError("chunk and sentence pieces must share one codec")
+        chunk_tokens.codec.save(tmp / "token_codec")
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     for p in [*files, tmp / MANIFEST]:
         with p.open("rb") as fh:
             os.fsync(fh.fileno())
-    for d in {p.parent for p in files}:
-        _fsync_dir(d)
+    for folder in {p.parent for p in files}:
+        _fsync_dir(folder)
     final = index_dir / name
     os.replace(tmp, final)
     _fsync_dir(index_dir)
@@ -203,6 +210,13 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: list[Docu
     _fsync_dir(index_dir)
     _cleanup(index_dir, keep=name)
     return final
+
+
+def _narrow(table: np.ndarray) -> np.ndarray:
+    """``table`` as int32 when every value fits (half the disk), else int64."""
+    if not table.size or (int(table.min()) >= -(2**31) and int(table.max()) < 2**31):
+        return table.astype(np.int32)
+    return table.astype(np.int64)
 
 
 def _cleanup(index_dir: Path, keep: str) -> None:
@@ -231,12 +245,50 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def verify_files(index_dir: str | Path, *, everything: bool = True) -> list[str]:
+    """Check the live version's files against their checksums; returns the files checked.
+
+    ``everything=False`` checks every file of an index up to :data:`VERIFY_ALL_BYTES`, and
+    only files up to :data:`VERIFY_FILE_BYTES` of a larger one (see the module docstring).
+
+    Raises:
+        IndexCorrupt: a file is missing or does not match its checksum.
+    """
+    root = Path(index_dir)
+    version = current_version_dir(root)
+    manifest = read_manifest(root)
+    fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
+    files = manifest.get("files", {})
+    sizes = {}
+    for rel in files:
+        path = version / rel
+        if not path.is_file():
+            raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
+        sizes[rel] = path.stat().st_size
+    small = everything or sum(sizes.values()) <= VERIFY_ALL_BYTES
+    checked = []
+    for rel, digest in files.items():
+        if not small and sizes[rel] > VERIFY_FILE_BYTES:
+            continue
+        if sha256_file(version / rel) != digest:
+            raise IndexCorrupt(
+                f"index {str(root)!r}: {rel} does not match its checksum (changed or "
+                f"damaged since it was built); {fix}"
+            )
+        checked.append(rel)
+    if len(checked) < len(files):
+        log.info("index %s: %d large files are verified by `inspect-qa check`, not at load",
+                 root, len(files) - len(checked))
+    return checked
+
+
 def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
-    """Load the live version of ``index_dir``, checking format and file checksums.
+    """Load the live version of ``index_dir``, checking its format and (``verify``) its files'
+    checksums as :func:`verify_files` does at load.
 
     Raises:
         IndexNotFound: nothing built there.
-        IndexCorrupt: a file is missing or does not match its checksum.
+        IndexCorrupt: a file is missing, unreadable or does not match its checksum.
         IndexIncompatible: built by another format version of inspect-qa.
     """
     root = Path(index_dir)
@@ -254,32 +306,36 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
             root, manifest.get("package_version"), __version__,
         )
     if verify:
-        for rel, digest in manifest.get("files", {}).items():
-            path = version / rel
-            if not path.is_file():
+        verify_files(root, everything=False)
+    else:
+        for rel in manifest.get("files", {}):
+            if not (version / rel).is_file():
                 raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
-            if sha256_file(path) != digest:
-                raise IndexCorrupt(
-                    f"index {str(root)!r}: {rel} does not match its checksum (changed or "
-                    f"damaged since it was built); {fix}"
-                )
+
+    def arr(name: str) -> np.ndarray:
+        return np.load(version / name, allow_pickle=False, mmap_mode="r")
+
     try:
-        docs = {
-            r["id"]: Document(id=r["id"], text=r["text"], metadata=r["metadata"])
-            for r in _read_jsonl(version / "documents.jsonl")
-        }
-        chunks = [Chunk.from_dict(r) for r in _read_jsonl(version / "chunks.jsonl")]
-        sentences = [SentenceRef.from_row(r) for r in _read_jsonl(version / "sentences.jsonl")]
+        infos = [DocumentInfo(i, d["metadata"], d["content_hash"])
+                 for i, d in manifest["documents"].items()]
+        documents = DocumentStore(infos, read_texts(version / "texts.bin"),
+                                  np.load(version / "text_offsets.npy", allow_pickle=False))
+        sentences = SentenceTable(arr("sentences.npy"), len(arr("chunks.npy")))
+        sections = json.loads((version / "sections.json").read_text(encoding="utf-8"))
+        chunks = ChunkTable(arr("chunks.npy"), arr("chunk_ids.npy"), sections,
+                            [d.id for d in infos], documents, sentences)
         chunk_vectors = np.load(version / "chunk_vectors.npy", allow_pickle=False)
-        sentence_vectors = np.load(version / "sentence_vectors.npy", allow_pickle=False)
+        sentence_vectors = arr("sentence_vectors.npy")
         lexical = LexicalStore.load(version / "lexical")
         sentence_lexical = LexicalStore.load(version / "sentence_lexical")
-        chunk_tokens = TokenStore.load(version / "chunk_tokens")
-        sentence_tokens = TokenStore.load(version / "sentence_tokens")
+        codec = (TokenCodec.load(version / "token_codec")
+                 if (version / "token_codec").is_dir() else None)
+        chunk_tokens = TokenStore.load(version / "chunk_tokens", codec)
+        sentence_tokens = TokenStore.load(version / "sentence_tokens", codec)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
     if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences)
             or len(chunk_tokens) != len(chunks) or len(sentence_tokens) != len(sentences)):
         raise IndexCorrupt(f"index {str(root)!r}: vectors and chunks disagree in number; {fix}")
-    return Index(root, manifest, docs, chunks, chunk_vectors, sentences, sentence_vectors, lexical,
-                 sentence_lexical, chunk_tokens, sentence_tokens)
+    return Index(root, manifest, documents, chunks, chunk_vectors, sentences, sentence_vectors,
+                 lexical, sentence_lexical, chunk_tokens, sentence_tokens)

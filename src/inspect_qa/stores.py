@@ -7,7 +7,6 @@ vectors score a chosen few rows by late interaction (MaxSim), to re-rank the bes
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import re
@@ -27,6 +26,11 @@ log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 BM25_PARAMS: dict[str, Any] = {"method": "lucene", "k1": 1.5, "b": 0.75}
+#: Sub-vectors of a compressed word-piece residual (one byte each; see TokenCodec).
+TOKEN_SUBVECTORS = 48
+#: Most pieces a token codec is trained on (a random sample beyond), and fewest it can be.
+TOKEN_TRAIN_MAX = 65536
+TOKEN_TRAIN_MIN = 10240
 #: English stopwords (bm25s's list): not searched for, lexically or by late interaction.
 STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN)
 
@@ -82,7 +86,7 @@ class LexicalStore:
         import bm25s
 
         _quiet_bm25s()
-        bm25 = bm25s.BM25.load(str(directory), mmap=False)
+        bm25 = bm25s.BM25.load(str(directory), mmap=True)
         return cls(bm25, LexicalTokenizer())
 
     def query_tokens(self, question: str) -> list[str]:
@@ -159,62 +163,229 @@ class DenseStore:
         return np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)] @ xq, dtype=np.float32)
 
 
+class TokenCodec:
+    """Residual compression of word-piece vectors, as ColBERTv2 does it: each vector is stored
+    as its nearest of ``k`` centroids (k-means over the index's pieces) and the product-quantised
+    residual (``M`` sub-vectors of ``d / M`` dimensions, one byte each): 2 + M bytes a piece
+    instead of 2 * d. Trained once per full build (FAISS k-means and product quantiser) and
+    saved as plain arrays; decoded with numpy."""
+
+    def __init__(self, centroids: np.ndarray, codebooks: np.ndarray):
+        self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        self.codebooks = np.ascontiguousarray(codebooks, dtype=np.float32)  # (M, 256, d / M)
+        m, ks, dsub = self.codebooks.shape
+        if ks != 256 or m * dsub != self.centroids.shape[1] or len(self.centroids) > 65536:
+            raise ValueError("token codec centroids and codebooks disagree")
+
+    @property
+    def dimension(self) -> int:
+        return int(self.centroids.shape[1])
+
+    @classmethod
+    def train(cls, vectors: np.ndarray, subvectors: int = TOKEN_SUBVECTORS,
+              seed: int = 0) -> TokenCodec:
+        import faiss
+
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        rng = np.random.default_rng(seed)
+        if len(x) > TOKEN_TRAIN_MAX:
+            x = x[np.sort(rng.choice(len(x), TOKEN_TRAIN_MAX, replace=False))]
+        if len(x) < TOKEN_TRAIN_MIN:
+            raise ValueError(f"a token codec needs at least {TOKEN_TRAIN_MIN} pieces to train on")
+        # At least 40 pieces a centroid (FAISS's advice), at most 1024 centroids.
+        k = int(min(1024, 2 ** int(math.log2(len(x) / 40))))
+        km = faiss.Kmeans(x.shape[1], k, niter=20, seed=seed, verbose=False)
+        km.train(x)
+        centroids = np.asarray(km.centroids, dtype=np.float32)
+        _, assign = km.index.search(x, 1)
+        residual = np.ascontiguousarray(x - centroids[assign[:, 0]])
+        pq = faiss.ProductQuantizer(x.shape[1], subvectors, 8)
+        pq.verbose = False
+        pq.cp.min_points_per_centroid = 1  # a small index trains on what it has, quietly
+        pq.train(residual)
+        books = faiss.vector_to_array(pq.centroids).reshape(subvectors, 256, -1)
+        return cls(centroids, books)
+
+    def encode(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(centroid numbers uint16, residual codes uint8 of shape (n, M))."""
+        import faiss
+
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        m = self.codebooks.shape[0]
+        if not len(x):
+            return np.zeros(0, np.uint16), np.zeros((0, m), np.uint8)
+        flat = faiss.IndexFlatL2(self.dimension)
+        flat.add(self.centroids)
+        _, assign = flat.search(x, 1)
+        residual = np.ascontiguousarray(x - self.centroids[assign[:, 0]])
+        pq = faiss.ProductQuantizer(self.dimension, m, 8)
+        faiss.copy_array_to_vector(self.codebooks.ravel(), pq.centroids)
+        codes = pq.compute_codes(residual).reshape(len(x), m)
+        return assign[:, 0].astype(np.uint16), codes.astype(np.uint8)
+
+    def decode(self, centroids: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        m = self.codebooks.shape[0]
+        residual = self.codebooks[np.arange(m), np.asarray(codes, dtype=np.int64)]
+        return self.centroids[np.asarray(centroids, dtype=np.int64)] + residual.reshape(
+            len(codes), -1)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "centroids.npy", self.centroids, allow_pickle=False)
+        np.save(directory / "codebooks.npy", self.codebooks, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> TokenCodec:
+        return cls(np.load(directory / "centroids.npy", allow_pickle=False),
+                   np.load(directory / "codebooks.npy", allow_pickle=False))
+
+
 class TokenStore:
     """Each row's contextual word-piece vectors, for late interaction ("MaxSim", as ColBERT).
 
     A question's pieces are each matched to their most similar piece of a row; the row's score
     is the mean of those best similarities, weighted by each question piece's rarity in the
     corpus. A paraphrase ("caseloads" / "cases", "hand her findings" / "report") then counts
-    piece by piece, which one vector per passage blurs and BM25 misses. Vectors are stored as
-    float16 (they are unit length; the precision lost is far below the differences ranked) and
-    memory-mapped when loaded; only the rows being scored are read and widened to float32.
+    piece by piece, which one vector per passage blurs and BM25 misses.
+
+    Vectors are stored exactly (float16: they are unit length, and the precision lost is far
+    below the differences ranked), or compressed by a :class:`TokenCodec`. Either way they are
+    memory-mapped when loaded, and only the rows being scored are read and widened to float32.
+    The rarity of each piece (the number of rows holding it) is counted when the store is made.
     """
 
-    def __init__(self, ids: np.ndarray, vectors: np.ndarray, offsets: np.ndarray):
-        self.ids = np.asarray(ids, dtype=np.int64)
-        self.vectors = np.asarray(vectors, dtype=np.float16)
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, vectors: np.ndarray | None = None,
+                 codes: tuple[np.ndarray, np.ndarray] | None = None,
+                 codec: TokenCodec | None = None,
+                 df: tuple[np.ndarray, np.ndarray] | None = None):
+        self.ids = ids
         self.offsets = np.asarray(offsets, dtype=np.int64)
-        if (len(self.offsets) == 0 or self.offsets[0] != 0 or self.offsets[-1] != len(self.ids)
-                or np.any(np.diff(self.offsets) < 0) or len(self.ids) != len(self.vectors)):
+        self.vectors = vectors
+        self.codes = codes
+        self.codec = codec
+        stored = len(vectors) if vectors is not None else (
+            len(codes[0]) if codes is not None and len(codes[0]) == len(codes[1]) else -1)
+        if ((vectors is None) == (codes is None) or (codes is not None and codec is None)
+                or len(self.offsets) == 0 or self.offsets[0] != 0
+                or self.offsets[-1] != len(self.ids) or np.any(np.diff(self.offsets) < 0)
+                or len(self.ids) != stored):
             raise ValueError("token ids, vectors and row offsets disagree")
-        self._df: tuple[np.ndarray, np.ndarray] | None = None
+        self._df = df if df is not None else self._count_rows()
+
+    @property
+    def compressed(self) -> bool:
+        return self.codes is not None
+
+    def _count_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each piece id, the number of rows holding it."""
+        ids = np.asarray(self.ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rows = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.offsets))
+        span = int(ids.max()) + 1
+        pairs = np.unique(rows * span + ids)
+        known, counts = np.unique(pairs % span, return_counts=True)
+        return known, counts
 
     @classmethod
-    def build(cls, rows: Sequence[TokenVectors], dimension: int) -> TokenStore:
+    def build(cls, rows: Sequence[TokenVectors], dimension: int,
+              codec: TokenCodec | None = None) -> TokenStore:
+        """A store of ``rows``: exact, or compressed with ``codec``."""
         lengths = np.array([len(r) for r in rows], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        if not rows or not lengths.sum():
-            return cls(np.zeros(0), np.zeros((0, dimension)), offsets)
-        return cls(np.concatenate([r.ids for r in rows]),
-                   np.concatenate([r.vectors for r in rows]), offsets)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        if rows and lengths.sum():
+            ids = np.concatenate([r.ids for r in rows])
+            vectors = np.concatenate([r.vectors for r in rows]).astype(np.float32)
+        else:
+            ids, vectors = np.zeros(0, np.int64), np.zeros((0, dimension), np.float32)
+        ids = ids.astype(_id_dtype(ids))
+        if codec is None:
+            return cls(ids, offsets, vectors=vectors.astype(np.float16))
+        return cls(ids, offsets, codes=codec.encode(vectors), codec=codec)
+
+    def take(self, rows: np.ndarray) -> TokenStore:
+        """A store of ``rows`` of this one, as stored (compressed codes are copied, not
+        decoded)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, lengths = self.offsets[rows], np.diff(self.offsets)[rows]
+        pieces = _ranges(starts, lengths)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.asarray(self.ids[pieces])
+        if self.codes is None:
+            assert self.vectors is not None
+            return TokenStore(ids, offsets, vectors=np.asarray(self.vectors[pieces]))
+        return TokenStore(ids, offsets, codes=(np.asarray(self.codes[0][pieces]),
+                                               np.asarray(self.codes[1][pieces])),
+                          codec=self.codec)
+
+    @staticmethod
+    def concat(stores: Sequence[TokenStore]) -> TokenStore:
+        """The rows of ``stores``, one after another (all exact, or all with one codec)."""
+        if not stores:
+            raise ValueError("nothing to join")
+        lengths = np.concatenate([np.diff(s.offsets) for s in stores])
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.concatenate([np.asarray(s.ids, dtype=np.int64) for s in stores])
+        ids = ids.astype(_id_dtype(ids))
+        if all(s.codes is None for s in stores):
+            return TokenStore(ids, offsets, vectors=np.concatenate(
+                [np.asarray(s.vectors) for s in stores]).astype(np.float16))
+        codec = stores[0].codec
+        if any(s.codec is not codec for s in stores):
+            raise ValueError("token stores compressed with different codecs cannot be joined")
+        return TokenStore(ids, offsets, codes=(
+            np.concatenate([np.asarray(s.codes[0]) for s in stores if s.codes is not None]),
+            np.concatenate([np.asarray(s.codes[1]) for s in stores if s.codes is not None])),
+            codec=codec)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    def _vectors(self, pieces: np.ndarray) -> np.ndarray:
+        if self.codes is not None and self.codec is not None:
+            return self.codec.decode(self.codes[0][pieces], self.codes[1][pieces])
+        assert self.vectors is not None
+        return np.asarray(self.vectors[pieces], dtype=np.float32)
+
+    def first_vectors(self, limit: int) -> np.ndarray:
+        """The first ``limit`` pieces' vectors (decoded), for training a codec."""
+        return self._vectors(np.arange(min(limit, len(self.ids))))
+
     def row(self, i: int) -> TokenVectors:
-        a, b = self.offsets[i], self.offsets[i + 1]
-        return TokenVectors(self.ids[a:b], self.vectors[a:b].astype(np.float32), ())
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return TokenVectors(np.asarray(self.ids[a:b], dtype=np.int64),
+                            self._vectors(np.arange(a, b)), ())
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        np.save(directory / "ids.npy", self.ids, allow_pickle=False)
-        np.save(directory / "vectors.npy", self.vectors, allow_pickle=False)
+        np.save(directory / "ids.npy", np.asarray(self.ids), allow_pickle=False)
         np.save(directory / "offsets.npy", self.offsets, allow_pickle=False)
+        np.save(directory / "df_ids.npy", self._df[0], allow_pickle=False)
+        np.save(directory / "df_counts.npy", self._df[1], allow_pickle=False)
+        if self.codes is None:
+            np.save(directory / "vectors.npy", np.asarray(self.vectors), allow_pickle=False)
+        else:
+            np.save(directory / "centroid_of.npy", np.asarray(self.codes[0]), allow_pickle=False)
+            np.save(directory / "residuals.npy", np.asarray(self.codes[1]), allow_pickle=False)
 
     @classmethod
-    def load(cls, directory: Path) -> TokenStore:
-        """Ids and offsets in memory; vectors memory-mapped (the operating system keeps the
-        pages a search touches, not the whole store)."""
-        return cls(np.load(directory / "ids.npy", allow_pickle=False),
-                   np.load(directory / "vectors.npy", allow_pickle=False, mmap_mode="r"),
-                   np.load(directory / "offsets.npy", allow_pickle=False))
+    def load(cls, directory: Path, codec: TokenCodec | None = None) -> TokenStore:
+        """Offsets and rarities in memory; ids, vectors or codes memory-mapped (the operating
+        system keeps the pages a search touches, not the whole store)."""
+        def arr(name: str, mmap: bool = True) -> np.ndarray:
+            return np.load(directory / name, allow_pickle=False, mmap_mode="r" if mmap else None)
+
+        df = (arr("df_ids.npy", False), arr("df_counts.npy", False))
+        if (directory / "vectors.npy").exists():
+            return cls(arr("ids.npy"), arr("offsets.npy", False), vectors=arr("vectors.npy"),
+                       df=df)
+        if codec is None:
+            raise ValueError(f"{directory.name} is compressed and no codec was given")
+        return cls(arr("ids.npy"), arr("offsets.npy", False),
+                   codes=(arr("centroid_of.npy"), arr("residuals.npy")), codec=codec, df=df)
 
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """BM25-style rarity of each piece id over the rows (unseen pieces are the rarest)."""
-        if self._df is None:
-            per_row = [np.unique(self.ids[a:b]) for a, b in itertools.pairwise(self.offsets)]
-            joined = np.concatenate(per_row) if per_row else np.zeros(0, np.int64)
-            self._df = np.unique(joined, return_counts=True)
         known, counts = self._df
         ids = np.asarray(ids, dtype=np.int64)
         df = np.zeros(len(ids))
@@ -238,11 +409,22 @@ class TokenStore:
             return out
         starts, lengths = starts[full], lengths[full]
         firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        pieces = np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
-        block = torch.from_numpy(self.vectors[pieces]).float()
+        pieces = _ranges(starts, lengths)
+        block = torch.from_numpy(np.ascontiguousarray(self._vectors(pieces), dtype=np.float32))
         q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
         sims = (block @ q.T).numpy()  # row pieces x question pieces
         best = np.maximum.reduceat(sims, firsts, axis=0)  # rows x question pieces
         out[full] = (best @ weights) / weights.sum()
         return out
 
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenated ranges ``[start, start + length)``."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return (np.repeat(np.asarray(starts, dtype=np.int64) - firsts, lengths)
+            + np.arange(int(lengths.sum()), dtype=np.int64))
+
+
+def _id_dtype(ids: np.ndarray) -> type:
+    return np.uint16 if not len(ids) or int(np.max(ids)) < 65536 else np.int32

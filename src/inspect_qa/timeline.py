@@ -14,6 +14,7 @@ placed after the dated report with the highest lower visit number when it has a 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -92,7 +93,7 @@ def _day(date: str) -> datetime.date:
     return datetime.date(parts[0], parts[1], parts[2])
 
 
-def report_order(documents: dict[str, Any], ids: list[str]) -> list[tuple[str, str]]:
+def report_order(documents: Mapping[str, Any], ids: list[str]) -> list[tuple[str, str]]:
     """``ids`` in timeline order with how each was placed (see :class:`TimelineEntry`)."""
     dated_visits = {md["visit_number"]: _day(md["date"]) for md in
                     (d.metadata for d in documents.values())
@@ -186,7 +187,7 @@ def build_timeline(corpus: Corpus, question: Question, allowed: np.ndarray | Non
         if len(picked) < per_report and speaks(j, m):
             picked.append((score, j))
     entries = []
-    for doc, how in report_order(ix.documents, [d for d, p in chosen.items() if p]):
+    for doc, how in report_order(ix.documents.info, [d for d, p in chosen.items() if p]):
         document = ix.documents[doc]
         md = document.metadata
         for score, j in chosen[doc]:

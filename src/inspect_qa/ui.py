@@ -209,7 +209,7 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
                     with gr.Row():
                         sources = gr.Dropdown(
                             choices=[(f"{d.title} ({d.date or 'undated'})", d.id)
-                                     for d in docs.values()],
+                                     for d in docs.info.values()],
                             value=[], multiselect=True, label="Documents",
                             info="Search only these (all when empty)", scale=3)
                         date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD",
@@ -218,13 +218,13 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
                                              max_length=10, scale=1)
                     with gr.Row():
                         kinds = gr.Dropdown(
-                            choices=sorted({str(d.metadata["kind"]) for d in docs.values()
+                            choices=sorted({str(d.metadata["kind"]) for d in docs.info.values()
                                             if d.metadata.get("kind")}),
                             value=[], multiselect=True, label="Kinds",
                             info="Only these kinds of document (all when empty)",
                             elem_id="iqa-kinds")
                         authorities = gr.Dropdown(
-                            choices=sorted({str(d.metadata["authority"]) for d in docs.values()
+                            choices=sorted({str(d.metadata["authority"]) for d in docs.info.values()
                                             if d.metadata.get("authority")}),
                             value=[], multiselect=True, label="Authorities",
                             info="Only documents about these (all when empty)",

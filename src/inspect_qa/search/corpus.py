@@ -23,16 +23,15 @@ class Corpus:
 
     def __init__(self, index: Index):
         self.index = index
-        self.document_ids: list[str] = sorted(index.documents)
-        number = {d: i for i, d in enumerate(self.document_ids)}
+        self.document_ids: list[str] = list(index.chunks.doc_ids)
         #: Document number (in ``document_ids``) of each passage.
-        self.chunk_documents = np.array([number[c.doc_id] for c in index.chunks], dtype=np.int64)
+        self.chunk_documents = np.asarray(index.chunks.table[:, 0], dtype=np.int64)
         #: First sentence row of each passage, and one past its last.
         self.sentence_starts = np.asarray(index.sentence_offsets, dtype=np.int64)
         self.sentence_ends = np.append(self.sentence_starts[1:], len(index.sentences)).astype(
             np.int64)
         #: Passage row of each sentence.
-        self.sentence_chunks = np.array([s.chunk for s in index.sentences], dtype=np.int64)
+        self.sentence_chunks = np.asarray(index.sentences.chunks, dtype=np.int64)
         self.sentence_documents = self.chunk_documents[self.sentence_chunks]
         self._lock = threading.Lock()
         self._caches: dict[str, dict[Any, Any]] = {}

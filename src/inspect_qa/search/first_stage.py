@@ -113,7 +113,7 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         return FirstStage(reference, reference, True, vector, lc, sl)
     masks = [allowed]
     if question.hints:
-        named = np.array([hint_match(ix.documents[d], question.hints) > 0
+        named = np.array([hint_match(ix.documents.info[d], question.hints) > 0
                           for d in corpus.document_ids], dtype=bool)
         if named.any():
             in_named = named[corpus.chunk_documents]

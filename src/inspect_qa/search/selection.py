@@ -117,7 +117,7 @@ def question_evidence(corpus: Corpus, question: Question, first: FirstStage, ev:
     # likely unanswered. A month it names is as often a date inside a report as a
     # report's own date, so months do not count here.
     named = replace(document_hints(q), month_years=())
-    mismatch = 1.0 - max(hint_match(d, named) for d in ix.documents.values()) if named else 0.0
+    mismatch = 1.0 - max(hint_match(d, named) for d in ix.documents.info.values()) if named else 0.0
     top_late = ev.late_chunk[top] if ev.late_chunk is not None else np.nan
     top_doc = ix.chunks[top_row].doc_id
     numbers = set(DIGITS.findall(q))
