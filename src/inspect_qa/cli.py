@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="how word-piece vectors are kept: exact (float16, ~0.75 KB a piece), "
                     "compressed (~52 bytes a piece) or auto (default: exact up to 1,000 "
                     "passages)")
+    ix.add_argument("--dense", choices=("auto", "flat", "ivf"), default="auto",
+                    help="how vectors are searched: flat (exact), ivf (IVF-PQ candidates, "
+                    "scored exactly) or auto (default: ivf past 100,000 vectors)")
     _file_options(ix)
 
     add = sub.add_parser("add", help="add or update reports in an index",
@@ -216,7 +219,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     settings = (ChunkSettings(chunk_tokens=args.chunk_tokens)
                 if args.chunk_tokens is not None else None)
     rep = build_index(args.corpus, args.out, embedder=embedder, settings=settings, progress=True,
-                      strict=args.strict, max_bytes=_max_bytes(args), tokens=args.tokens)
+                      strict=args.strict, max_bytes=_max_bytes(args), tokens=args.tokens,
+                      dense=args.dense)
     _print_report(rep)
     return 0
 

@@ -254,6 +254,7 @@ def build_index(
     strict: bool = False,
     max_bytes: int | None = None,
     tokens: str = "auto",
+    dense: str = "auto",
 ) -> BuildReport:
     """Build or update the index of ``corpus_dir`` in ``index_dir``.
 
@@ -266,8 +267,12 @@ def build_index(
 
     ``tokens`` says how word pieces are kept: ``"exact"`` (float16), ``"compressed"``
     (:class:`~inspect_qa.stores.TokenCodec`) or ``"auto"`` (exact up to
-    :data:`TOKENS_EXACT_CHUNKS` passages; an index once compressed stays so).
+    :data:`TOKENS_EXACT_CHUNKS` passages; an index once compressed stays so). ``dense`` says
+    how vectors are searched: ``"flat"`` (exact), ``"ivf"`` (IVF-PQ candidates, scored
+    exactly) or ``"auto"`` (IVF-PQ past :data:`~inspect_qa.stores.FLAT_MAX_ROWS` rows).
     """
+    if dense not in ("auto", "flat", "ivf"):
+        raise InspectQAError(f"dense must be auto, flat or ivf, not {dense!r}")
     if tokens not in ("auto", "exact", "compressed"):
         raise InspectQAError(f"tokens must be auto, exact or compressed, not {tokens!r}")
     t0 = time.perf_counter()
@@ -311,13 +316,14 @@ def build_index(
         docs.sort(key=lambda d: d.id)
         return _update(index_root, docs, old, embedder, settings, progress, t0,
                        added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
-                       kept=kept, corpus_root=corpus_root, tokens=tokens)
+                       kept=kept, corpus_root=corpus_root, tokens=tokens, dense=dense)
 
 
 def _update(index_root: Path, docs: list[Document], old: Index | None, embedder: Embedder,
             settings: ChunkSettings, progress: bool, t0: float, *, added_origin: set[str],
             skipped: list[Skipped], ignored: dict[str, int], kept: tuple[str, ...] = (),
-            corpus_root: Path | None = None, tokens: str = "auto") -> BuildReport:
+            corpus_root: Path | None = None, tokens: str = "auto",
+            dense: str = "auto") -> BuildReport:
     """Write the index of ``docs`` (reusing ``old``'s vectors for unchanged ones), or nothing
     when nothing changed."""
     old_hashes = {d.id: d.content_hash for d in old.documents.values()} if old else {}
@@ -336,14 +342,17 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
         for i, d in ((d.id, d) for d in docs))
     skips = tuple((s.id, s.reason) for s in skipped)
     other = tuple(sorted(ignored.items()))
-    recompress = tokens == "compressed" and old is not None and not old.chunk_tokens.compressed
+    recompress = old is not None and (
+        (tokens == "compressed" and not old.chunk_tokens.compressed)
+        or (dense == "ivf" and old.dense.kind == "flat")
+        or (dense == "flat" and "ivf-pq" in (old.dense.kind, old.sentence_dense.kind)))
     if old is not None and not (added or removed or changed or origin_changed or recompress):
         return BuildReport(str(index_root), unchanged=unchanged, kept=kept, skipped=skips,
                            ignored=other, chunks=len(old.chunks),
                            seconds=time.perf_counter() - t0, rebuilt=False)
     report = _rebuild(index_root, docs, old, embedder, settings, progress, t0,
                       added, changed, removed, unchanged, added_origin=added_origin,
-                      corpus_root=corpus_root or _corpus_root(old), tokens=tokens)
+                      corpus_root=corpus_root or _corpus_root(old), tokens=tokens, dense=dense)
     return replace(report, kept=kept, skipped=skips, ignored=other)
 
 
@@ -474,7 +483,8 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
              settings: ChunkSettings, progress: bool, t0: float, added: tuple[str, ...],
              changed: tuple[str, ...], removed: tuple[str, ...],
              unchanged: tuple[str, ...], *, added_origin: set[str],
-             corpus_root: Path | None, tokens: str = "auto") -> BuildReport:
+             corpus_root: Path | None, tokens: str = "auto",
+             dense: str = "auto") -> BuildReport:
     reuse = set(unchanged)
     old_rows: dict[str, np.ndarray] = {}
     if old is not None:
@@ -586,7 +596,7 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
         "chunk_pieces": len(chunk_tokens.ids),
         "sentence_pieces": len(sentence_tokens.ids)}
     save_version(index_root, manifest, docs, chunks, chunk_matrix, sentences, sent_matrix, lexical,
-                 sentence_lexical, chunk_tokens, sentence_tokens)
+                 sentence_lexical, chunk_tokens, sentence_tokens, dense)
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, chunks=len(chunks),
                        embedded_chunks=len(new_chunk_texts), seconds=seconds)
@@ -665,7 +675,6 @@ def _manifest(docs: list[Document], chunks: list[Chunk], sentences: list[Sentenc
         "pipeline": pipeline_fingerprint(),
         "lexical": {"library": "bm25s", **BM25_PARAMS, "stemmer": "snowball-english",
                     "stopwords": "bm25s-en"},
-        "dense": {"library": "faiss", "index": "IndexFlatIP", "metric": "inner_product"},
         "libraries": _library_versions(),
         "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
         "documents": {

@@ -47,7 +47,7 @@ from .checksums import sha256_file
 from .chunking import Chunk
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
-from .stores import DenseStore, LexicalStore, TokenCodec, TokenStore
+from .stores import ANN_NPROBE, FLAT_MAX_ROWS, DenseStore, LexicalStore, TokenCodec, TokenStore
 from .tables import (
     ChunkTable,
     DocumentInfo,
@@ -83,10 +83,15 @@ class Index:
     sentence_lexical: LexicalStore
     chunk_tokens: TokenStore
     sentence_tokens: TokenStore
+    #: Approximate (IVF-PQ) searchers of the chunk and sentence vectors, where built.
+    chunk_ann: Any = None
+    sentence_ann: Any = None
     dense: DenseStore = field(init=False)
+    sentence_dense: DenseStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.dense = DenseStore(self.chunk_vectors)
+        self.dense = DenseStore(self.chunk_vectors, self.chunk_ann)
+        self.sentence_dense = DenseStore(self.sentence_vectors, self.sentence_ann)
 
     @property
     def sentence_offsets(self) -> np.ndarray:
@@ -162,7 +167,11 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[
                  chunks: Sequence[Chunk], chunk_vectors: np.ndarray,
                  sentences: Sequence[SentenceRef], sentence_vectors: np.ndarray,
                  lexical: LexicalStore, sentence_lexical: LexicalStore,
-                 chunk_tokens: TokenStore, sentence_tokens: TokenStore) -> Path:
+                 chunk_tokens: TokenStore, sentence_tokens: TokenStore,
+                 dense: str = "auto") -> Path:
+    """Write a complete version and make it the live one. ``dense``: ``"auto"`` builds an
+    approximate searcher (IVF-PQ) for the chunk or sentence vectors past
+    :data:`~inspect_qa.stores.FLAT_MAX_ROWS` rows; ``"flat"`` never; ``"ivf"`` always."""
     name = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
@@ -183,6 +192,18 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[
             allow_pickle=False)
     np.save(tmp / "sentence_vectors.npy", np.asarray(sentence_vectors, dtype=np.float16),
             allow_pickle=False)
+    kinds = {}
+    for what, vectors in (("chunk", chunk_vectors), ("sentence", sentence_vectors)):
+        approximate = dense == "ivf" or (dense == "auto" and len(vectors) > FLAT_MAX_ROWS)
+        if approximate and len(vectors):
+            import faiss
+
+            faiss.write_index(DenseStore.build_ann(np.asarray(vectors, dtype=np.float16)),
+                              str(tmp / f"{what}_ann.faiss"))
+        kinds[what] = ("ivf-pq" if approximate and len(vectors) else "flat")
+    manifest["dense"] = {"library": "faiss", "metric": "inner_product", "passages": kinds["chunk"],
+                         "sentences": kinds["sentence"], "flat_max_rows": FLAT_MAX_ROWS,
+                         "nprobe": ANN_NPROBE, "vectors": "float16, scored exactly"}
     lexical.save(tmp / "lexical")
     sentence_lexical.save(tmp / "sentence_lexical")
     chunk_tokens.save(tmp / "chunk_tokens")
@@ -324,7 +345,7 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
         sections = json.loads((version / "sections.json").read_text(encoding="utf-8"))
         chunks = ChunkTable(arr("chunks.npy"), arr("chunk_ids.npy"), sections,
                             [d.id for d in infos], documents, sentences)
-        chunk_vectors = np.load(version / "chunk_vectors.npy", allow_pickle=False)
+        chunk_vectors = arr("chunk_vectors.npy")
         sentence_vectors = arr("sentence_vectors.npy")
         lexical = LexicalStore.load(version / "lexical")
         sentence_lexical = LexicalStore.load(version / "sentence_lexical")
@@ -332,10 +353,18 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
                  if (version / "token_codec").is_dir() else None)
         chunk_tokens = TokenStore.load(version / "chunk_tokens", codec)
         sentence_tokens = TokenStore.load(version / "sentence_tokens", codec)
+        anns = {}
+        for what in ("chunk", "sentence"):
+            path = version / f"{what}_ann.faiss"
+            if path.is_file():
+                import faiss
+
+                anns[what] = faiss.read_index(str(path))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
     if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences)
             or len(chunk_tokens) != len(chunks) or len(sentence_tokens) != len(sentences)):
         raise IndexCorrupt(f"index {str(root)!r}: vectors and chunks disagree in number; {fix}")
     return Index(root, manifest, documents, chunks, chunk_vectors, sentences, sentence_vectors,
-                 lexical, sentence_lexical, chunk_tokens, sentence_tokens)
+                 lexical, sentence_lexical, chunk_tokens, sentence_tokens, anns.get("chunk"),
+                 anns.get("sentence"))

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 BM25_PARAMS: dict[str, Any] = {"method": "lucene", "k1": 1.5, "b": 0.75}
+#: Dense stores of more rows than this search approximately (IVF-PQ), smaller ones exactly.
+FLAT_MAX_ROWS = 100_000
+#: Sub-vectors (bytes) of an IVF-PQ code, and cells visited per search.
+ANN_SUBVECTORS = 48
+ANN_NPROBE = 32
 #: Sub-vectors of a compressed word-piece residual (one byte each; see TokenCodec).
 TOKEN_SUBVECTORS = 48
 #: Most pieces a token codec is trained on (a random sample beyond), and fewest it can be.
@@ -127,40 +132,82 @@ class LexicalStore:
 
 
 class DenseStore:
-    """Inner product over unit vectors: exact (flat) search with FAISS."""
+    """Inner product over unit vectors, with FAISS: exact (flat) over a float32 copy while the
+    store is small, approximate (IVF-PQ: inverted lists over k-means cells, product-quantised
+    vectors) when large. Either way :meth:`score` is exact, from the stored vectors: the
+    approximate search only chooses candidates."""
 
-    def __init__(self, vectors: np.ndarray):
+    def __init__(self, vectors: np.ndarray, ann: Any = None):
         import faiss
 
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._index = faiss.IndexFlatIP(self.vectors.shape[1])
-        if len(self.vectors):
-            self._index.add(self.vectors)
+        self.vectors = vectors
+        self._ann = ann
+        self._flat: Any = None
+        if ann is None:
+            self._flat = faiss.IndexFlatIP(vectors.shape[1])
+            if len(vectors):
+                self._flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    @property
+    def kind(self) -> str:
+        return "flat" if self._ann is None else "ivf-pq"
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
 
+    @staticmethod
+    def build_ann(vectors: np.ndarray, seed: int = 0) -> Any:
+        """An IVF-PQ index of ``vectors``: about 2 sqrt(n) cells (a power of two), codes of
+        ``ANN_SUBVECTORS`` bytes (or the largest divisor of the dimension below), trained on a
+        sample of at most 64 vectors a cell."""
+        import faiss
+
+        n, d = vectors.shape
+        nlist = min(int(2 ** round(math.log2(max(2 * math.sqrt(n), 64)))), max(1, n // 8))
+        nbits = int(min(8, max(1, math.log2(max(n // 4, 2)))))  # a small store: fewer codewords
+        quantizer = faiss.IndexFlatIP(d)
+        subvectors = max(m for m in range(1, ANN_SUBVECTORS + 1) if d % m == 0)
+        ann = faiss.IndexIVFPQ(quantizer, d, nlist, subvectors, nbits,
+                               faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))
+        ann.cp.min_points_per_centroid = 1
+        ann.pq.cp.min_points_per_centroid = 1
+        ann.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+        for i in range(0, n, 65536):  # in blocks: the stored vectors stay float16 on disk
+            ann.add(np.ascontiguousarray(vectors[i : i + 65536], dtype=np.float32))
+        ann.nprobe = ANN_NPROBE
+        return ann
+
     def search(self, xq: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` rows for each query row, among the rows ``allowed`` (a boolean array;
-        ``None``: all): (scores ``D``, row ids ``I``); fewer when fewer are allowed."""
+        ``None``: all): (scores ``D``, row ids ``I``); fewer when fewer are allowed (an
+        approximate search marks missing ones -1)."""
         import faiss
 
         k = min(k, len(self) if allowed is None else int(allowed.sum()))
         if k == 0:
             return np.zeros((len(xq), 0), np.float32), np.zeros((len(xq), 0), np.int64)
         xq = np.ascontiguousarray(xq, dtype=np.float32)
-        if allowed is None:
-            D, I = self._index.search(xq, k)  # noqa: E741
-        else:
+        sel = None
+        if allowed is not None:
             bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
             sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
-            D, I = self._index.search(xq, k, params=faiss.SearchParameters(sel=sel))  # type: ignore[call-arg]  # noqa: E741
+        if self._ann is not None:
+            params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=ANN_NPROBE)  # type: ignore[call-arg]
+            D, I = self._ann.search(xq, k, params=params)  # noqa: E741
+        elif sel is None:
+            D, I = self._flat.search(xq, k)  # noqa: E741
+        else:
+            params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
+            D, I = self._flat.search(xq, k, params=params)  # noqa: E741
         return D, I
 
     def score(self, xq: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Inner product of one query vector with each of ``rows``."""
-        return np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)] @ xq, dtype=np.float32)
+        """Exact inner product of one query vector with each of ``rows``."""
+        block = np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        return np.asarray(block @ np.asarray(xq, dtype=np.float32), dtype=np.float32)
 
 
 class TokenCodec:

@@ -124,8 +124,8 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         if vector is not None:
             _, rows = ix.dense.search(vector.reshape(1, -1), DEPTH, mask)
             found.append(rows[0][rows[0] >= 0])
-            sd = ix.sentence_vectors @ vector  # flat: see the sentence store's note
-            found.append(corpus.sentence_chunks[_top(sd, sentence_mask, DEPTH)])
+            _, srows = ix.sentence_dense.search(vector.reshape(1, -1), DEPTH, sentence_mask)
+            found.append(corpus.sentence_chunks[srows[0][srows[0] >= 0]])
         if lc is not None and sl is not None:
             found.append(_top(lc, mask, DEPTH, matched=True))
             found.append(corpus.sentence_chunks[_top(sl, sentence_mask, DEPTH, matched=True)])
@@ -145,6 +145,6 @@ def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None
     mask = None if allowed is None else allowed[corpus.sentence_chunks]
     found = [own, _top(lexical_sentence, mask, depth, matched=True)]
     if vector is not None:
-        sd = corpus.index.sentence_vectors @ vector
-        found.append(_top(sd, mask, depth))
+        _, srows = corpus.index.sentence_dense.search(vector.reshape(1, -1), depth, mask)
+        found.append(srows[0][srows[0] >= 0].astype(np.int64))
     return np.unique(np.concatenate(found).astype(np.int64))
