@@ -7,6 +7,7 @@ Layout of ``index_dir``::
         manifest.json    format, versions, model fingerprint, settings, documents, checksums
         texts.bin        the documents' texts, UTF-8, one after another (in manifest order)
         text_offsets.npy byte offset of each text in texts.bin, and its end
+        lower_case.json  the words the texts write in lower case somewhere (for names)
         chunks.npy       one row per passage: document number, start, end, page, last page,
                          section number (-1: none); chunk_ids.npy, sections.json beside it
         sentences.npy    one row per sentence: passage row, start, end, context start, end
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .answers import lower_case_words
 from .checksums import sha256_file
 from .chunking import Chunk
 from .documents import Document
@@ -83,6 +85,8 @@ class Index:
     sentence_lexical: LexicalStore
     chunk_tokens: TokenStore
     sentence_tokens: TokenStore
+    #: Words the documents write in lower case somewhere (see answers.lower_case_words).
+    lower_case: frozenset[str] = frozenset()
     #: Approximate (IVF-PQ) searchers of the chunk and sentence vectors, where built.
     chunk_ann: Any = None
     sentence_ann: Any = None
@@ -183,6 +187,10 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[
         for d in documents:
             offsets.append(offsets[-1] + fh.write(d.text.encode("utf-8")))
     np.save(tmp / "text_offsets.npy", np.array(offsets, dtype=np.int64), allow_pickle=False)
+    # Words written in lower case somewhere (the rest are names, to answers): counted now, so
+    # that no search ever reads every text.
+    (tmp / "lower_case.json").write_text(json.dumps(sorted(lower_case_words(
+        [d.text for d in documents])), ensure_ascii=False), encoding="utf-8")
     table, ids, sections = ChunkTable.encode(chunks, doc_ids)
     np.save(tmp / "chunks.npy", _narrow(table), allow_pickle=False)
     np.save(tmp / "chunk_ids.npy", ids, allow_pickle=False)
@@ -353,6 +361,8 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
                  if (version / "token_codec").is_dir() else None)
         chunk_tokens = TokenStore.load(version / "chunk_tokens", codec)
         sentence_tokens = TokenStore.load(version / "sentence_tokens", codec)
+        lower_case = frozenset(json.loads((version / "lower_case.json").read_text(
+            encoding="utf-8")))
         anns = {}
         for what in ("chunk", "sentence"):
             path = version / f"{what}_ann.faiss"
@@ -366,5 +376,5 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
             or len(chunk_tokens) != len(chunks) or len(sentence_tokens) != len(sentences)):
         raise IndexCorrupt(f"index {str(root)!r}: vectors and chunks disagree in number; {fix}")
     return Index(root, manifest, documents, chunks, chunk_vectors, sentences, sentence_vectors,
-                 lexical, sentence_lexical, chunk_tokens, sentence_tokens, anns.get("chunk"),
-                 anns.get("sentence"))
+                 lexical, sentence_lexical, chunk_tokens, sentence_tokens, lower_case,
+                 anns.get("chunk"), anns.get("sentence"))

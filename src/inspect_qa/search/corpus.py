@@ -91,7 +91,8 @@ class Corpus:
     def lower_case(self) -> frozenset[str]:
         """Words the corpus writes in lower case somewhere: the rest are names."""
         if self._lower is None:
-            self._lower = lower_case_words([d.text for d in self.index.documents.values()])
+            self._lower = self.index.lower_case or lower_case_words(
+                [d.text for d in self.index.documents.values()])
         return self._lower
 
     def type_words(self, pattern: re.Pattern[str], j: int) -> tuple[frozenset[str], ...]:
