@@ -234,4 +234,4 @@ def read_texts(path: Path) -> np.ndarray:
     """The concatenated UTF-8 texts, memory-mapped (an empty file cannot be mapped)."""
     if path.stat().st_size == 0:
         return np.zeros(0, dtype=np.uint8)
-    return np.memmap(path, dtype=np.uint8, mode="r")
+    return np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))

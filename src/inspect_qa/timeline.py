@@ -133,8 +133,8 @@ def build_timeline(corpus: Corpus, question: Question, allowed: np.ndarray | Non
     # (every sentence of a small index) that anchors the scaling.
     rows = sentence_rows(corpus, question, allowed, vector, lexical,
                          MAX_REPORTS * CANDIDATES_PER_REPORT)
-    dense = (np.asarray(ix.sentence_vectors[rows] @ vector, dtype=np.float32)
-             if vector is not None else np.zeros(len(rows), dtype=np.float32))
+    dense = (ix.sentence_dense.score(vector, rows) if vector is not None
+             else np.zeros(len(rows), dtype=np.float32))
     s = 0.5 * minmax(dense) + 0.5 * minmax(lexical[rows])
     owner = corpus.sentence_documents[rows]
     if allowed is not None:

@@ -74,7 +74,7 @@ def gather(corpus: Corpus, question: Question, first: FirstStage) -> Evidence:
     sd = sl = None
     if first.vector is not None:
         dc = ix.dense.score(first.vector, rows)
-        sd = np.asarray(ix.sentence_vectors[sentences] @ first.vector, dtype=np.float32)
+        sd = ix.sentence_dense.score(first.vector, sentences)
         ds = _best(sd, starts)
     if first.lexical_chunk is not None and first.lexical_sentence is not None:
         lc = first.lexical_chunk[rows]
