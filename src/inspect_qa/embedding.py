@@ -176,7 +176,8 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         tok = self._load().tokenizer
-        return len(tok(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(tok(text, add_special_tokens=True, truncation=False,
+                       verbose=False)["input_ids"])
 
     def embed(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
@@ -226,7 +227,7 @@ class SentenceTransformerEmbedder:
         """How many pieces :meth:`embed_tokens` keeps of ``text`` (no special tokens, no
         punctuation alone)."""
         tok = self._load().tokenizer
-        ids = tok(text, add_special_tokens=False, truncation=False)["input_ids"]
+        ids = tok(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return sum(1 for p in tok.convert_ids_to_tokens(ids) if any(ch.isalnum() for ch in p))
 
     def _forward(self, texts: Sequence[str], batch_size: int) -> list[dict[str, Any]]:

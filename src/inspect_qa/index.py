@@ -60,7 +60,7 @@ MIN_CHUNK_TOKENS = 16
 #: Word pieces are kept exactly (float16) in an index of at most this many passages, and
 #: compressed (TokenCodec: about 52 bytes a piece instead of 768) in a larger one, unless a
 #: build asks for one or the other (``tokens="exact"`` / ``"compressed"``).
-TOKENS_EXACT_CHUNKS = 1000
+TOKENS_EXACT_CHUNKS = 500
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,9 @@ def _embed(embedder: Embedder, texts: list[str], what: str, progress: bool,
             texts[i : i + batch], batch_size=batch,
             context_chars=context_chars[i : i + batch] if context_chars is not None else None)
         vectors.append(pooled)
-        tokens.extend(pieces)
+        # kept as float16 until stored (as they are stored): half the memory of a build
+        tokens.extend(TokenVectors(p.ids, p.vectors.astype(np.float16), p.pieces)
+                      for p in pieces)
         if bar is not None:
             bar.update(len(texts[i : i + batch]))
     if bar is not None:

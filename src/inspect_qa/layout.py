@@ -64,7 +64,9 @@ def _split_lines(text: str) -> list[tuple[int, int]]:
 
 def _is_contents_line(raw: str, clean: str) -> bool:
     """"Workforce<TAB>16": a title and one page number, nothing else numeric."""
-    if not _TOC_LINE.search(raw) or len(clean) >= 120 or clean.endswith("."):
+    # The cheap tests first: the pattern's search takes time growing with the square of a long
+    # line's length (a PDF paragraph on one line).
+    if len(clean) >= 120 or clean.endswith(".") or not _TOC_LINE.search(raw):
         return False
     cells = [c.strip() for c in re.split(r"\t|\s{2,}|\.{3,}", raw) if c.strip()]
     numeric = [c for c in cells if re.fullmatch(r"[\d\s/%,.\-–]+", c) and not re.fullmatch(r"\d+\.", c)]

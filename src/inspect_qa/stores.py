@@ -343,15 +343,20 @@ class TokenStore:
         """A store of ``rows``: exact, or compressed with ``codec``."""
         lengths = np.array([len(r) for r in rows], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        if rows and lengths.sum():
-            ids = np.concatenate([r.ids for r in rows])
-            vectors = np.concatenate([r.vectors for r in rows]).astype(np.float32)
-        else:
-            ids, vectors = np.zeros(0, np.int64), np.zeros((0, dimension), np.float32)
+        if not rows or not lengths.sum():
+            ids = np.zeros(0, np.uint16)
+            if codec is None:
+                return cls(ids, offsets, vectors=np.zeros((0, dimension), np.float16))
+            return cls(ids, offsets, codes=codec.encode(np.zeros((0, dimension))), codec=codec)
+        ids = np.concatenate([r.ids for r in rows])
         ids = ids.astype(_id_dtype(ids))
         if codec is None:
-            return cls(ids, offsets, vectors=vectors.astype(np.float16))
-        return cls(ids, offsets, codes=codec.encode(vectors), codec=codec)
+            return cls(ids, offsets, vectors=np.concatenate(
+                [np.asarray(r.vectors, dtype=np.float16) for r in rows]))
+        parts = [codec.encode(np.concatenate([r.vectors for r in rows[i : i + 1024]]))
+                 for i in range(0, len(rows), 1024)]  # a block at a time: no corpus-size copy
+        return cls(ids, offsets, codes=(np.concatenate([p[0] for p in parts]),
+                                        np.concatenate([p[1] for p in parts])), codec=codec)
 
     def take(self, rows: np.ndarray) -> TokenStore:
         """A store of ``rows`` of this one, as stored (compressed codes are copied, not

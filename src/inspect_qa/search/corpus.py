@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,9 @@ import numpy as np
 from ..answers import DIGITS, lower_case_words, type_words
 from ..confidence import document_words
 from ..storage import Index
+
+#: Derived values (a sentence's words, names, a document's numbers) kept per kind.
+CACHE_ENTRIES = 50_000
 
 
 class Corpus:
@@ -34,7 +38,7 @@ class Corpus:
         self.sentence_chunks = np.asarray(index.sentences.chunks, dtype=np.int64)
         self.sentence_documents = self.chunk_documents[self.sentence_chunks]
         self._lock = threading.Lock()
-        self._caches: dict[str, dict[Any, Any]] = {}
+        self._caches: dict[str, OrderedDict[Any, Any]] = {}
         self._lower: frozenset[str] | None = None
 
     def __len__(self) -> int:
@@ -73,12 +77,19 @@ class Corpus:
         return self.document_text(self.sentence_document(j))[s.start : s.end]
 
     def _cached(self, kind: str, key: Any, make: Any) -> Any:
-        cache = self._caches.setdefault(kind, {})
-        found = cache.get(key)
-        if found is None:
-            found = make()
-            with self._lock:
-                cache[key] = found
+        """``make()``, remembered under ``key`` among the last :data:`CACHE_ENTRIES` of its
+        kind (a server answering for months must not keep every sentence it ever read)."""
+        with self._lock:
+            cache = self._caches.setdefault(kind, OrderedDict())
+            found = cache.get(key)
+            if found is not None:
+                cache.move_to_end(key)
+                return found
+        found = make()
+        with self._lock:
+            cache[key] = found
+            while len(cache) > CACHE_ENTRIES:
+                cache.popitem(last=False)
         return found
 
     def sentence_tokens(self, j: int) -> frozenset[str]:
