@@ -38,6 +38,23 @@ def test_info_and_check(built: Path, capsys) -> None:
     assert "0 problem(s)" in capsys.readouterr().out
 
 
+def test_check_finds_passages_that_point_outside_their_document(built: Path, capsys) -> None:
+    import numpy as np
+
+    from inspect_qa.checksums import sha256_file
+    from inspect_qa.storage import current_version_dir
+
+    version = current_version_dir(built)
+    table = np.load(version / "chunks.npy")
+    table[0, 1], table[0, 2] = 10**6, 10**6 + 5  # past the end of its document
+    np.save(version / "chunks.npy", table, allow_pickle=False)
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["files"]["chunks.npy"] = sha256_file(version / "chunks.npy")  # damage unnoticed
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["check", str(built)]) == 1
+    assert "offsets outside the document" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "argv",
     [

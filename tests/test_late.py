@@ -75,6 +75,7 @@ def test_compressed_pieces_score_close_to_exact_and_keep_their_codes(tmp_path: P
     x = topics[rng.integers(0, 64, TOKEN_TRAIN_MIN)] + 0.2 * rng.normal(size=(TOKEN_TRAIN_MIN, 32))
     x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
     codec = TokenCodec.train(x, subvectors=8)
+    assert TokenCodec.train(x[:TOKEN_TRAIN_MIN, :30]).codebooks.shape[0] == 30  # 30 of 48 divide 30
     rows = [TokenVectors(np.arange(i, i + 40), x[i * 40 : (i + 1) * 40], ()) for i in range(50)]
     exact, packed = TokenStore.build(rows, 32), TokenStore.build(rows, 32, codec)
     assert packed.compressed and not exact.compressed

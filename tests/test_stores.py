@@ -57,3 +57,41 @@ def test_an_index_built_with_ivf_records_it_and_searches_with_filters(
     assert hits and hits[0].source == "letter.txt"
     only = r.search("caseloads of social workers", k=3, filters=Filters(sources=("sub/news.md",)))
     assert only and {p.source for p in only} == {"sub/news.md"}
+
+
+def test_build_options_are_kept_by_later_changes(corpus: Path, tmp_path: Path, embedder,
+                                                  monkeypatch) -> None:
+    from inspect_qa import add_documents, remove_documents
+    from inspect_qa import index as index_module
+
+    monkeypatch.setattr(index_module, "TOKENS_EXACT_CHUNKS", 0)  # "auto" would compress
+    build_index(corpus, tmp_path / "ix", embedder=embedder, tokens="exact", dense="ivf")
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Fostering panels now meet every week to approve carers.\n" * 3)
+    add_documents(tmp_path / "ix", [extra], embedder=embedder)
+    remove_documents(tmp_path / "ix", ["extra.txt"], embedder=embedder)
+    build_index(corpus, tmp_path / "ix", embedder=embedder)  # options not given: kept
+    m = read_manifest(tmp_path / "ix")
+    assert (m["tokens"]["setting"], m["tokens"]["storage"]) == ("exact", "exact")
+    assert (m["dense"]["setting"], m["dense"]["passages"]) == ("ivf", "ivf-pq")
+
+
+def test_piece_ids_past_32_bits_keep_their_rarity() -> None:
+    from inspect_qa.embedding import TokenVectors
+    from inspect_qa.stores import TokenStore
+
+    big = 3_000_000_000
+    v = np.eye(3, dtype=np.float32)
+    store = TokenStore.build([TokenVectors(np.array([big, 5]), v[:2], ()),
+                              TokenVectors(np.array([big]), v[2:], ())], 3)
+    assert int(store.ids[0]) == big
+    seen_twice, unseen = store.idf(np.array([big, 7]))
+    assert seen_twice < unseen
+
+
+def test_a_filter_reads_no_document_text(corpus: Path, tmp_path: Path, embedder) -> None:
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    store = r.index.documents
+    store._cache.clear()
+    allowed = r.allowed(Filters(sources=("letter.txt",), date_from="2000"))
+    assert allowed is not None and not store._cache  # metadata only

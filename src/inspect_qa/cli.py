@@ -39,13 +39,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="local sentence-transformers model directory (default: bundled MiniLM)")
     ix.add_argument("--chunk-tokens", type=int, default=None,
                     help="largest chunk, in model word pieces (default 200)")
-    ix.add_argument("--tokens", choices=("auto", "exact", "compressed"), default="auto",
+    ix.add_argument("--tokens", choices=("auto", "exact", "compressed"), default=None,
                     help="how word-piece vectors are kept: exact (float16, ~0.75 KB a piece), "
-                    "compressed (~52 bytes a piece) or auto (default: exact up to 500 "
-                    "passages)")
-    ix.add_argument("--dense", choices=("auto", "flat", "ivf"), default="auto",
+                    "compressed (~52 bytes a piece) or auto (exact up to 500 passages); "
+                    "default: as the index was built, else auto")
+    ix.add_argument("--dense", choices=("auto", "flat", "ivf"), default=None,
                     help="how vectors are searched: flat (exact), ivf (IVF-PQ candidates, "
-                    "scored exactly) or auto (default: ivf past 100,000 vectors)")
+                    "scored exactly) or auto (ivf past 100,000 vectors); default: as the index "
+                    "was built, else auto")
     _file_options(ix)
 
     add = sub.add_parser("add", help="add or update reports in an index",
@@ -374,14 +375,39 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     emb = load_embedder(ix.model_name)
     problems = 0
-    for c in ix.chunks:
-        doc = ix.documents[c.doc_id]
-        if normalise(doc.text[c.start : c.end]) != c.text:
-            problems += 1
-            print(f"offset mismatch: {c.doc_id}:{c.start}-{c.end}")
-        if emb.count_tokens(c.text) > emb.max_tokens:
-            problems += 1
-            print(f"over the model window: {c.doc_id}:{c.start}-{c.end}")
+
+    def problem(what: str) -> None:
+        nonlocal problems
+        problems += 1
+        print(what)
+
+    for doc_id in ix.documents:
+        if not ix.documents.verify(doc_id):
+            problem(f"text changed since it was indexed: {doc_id}")
+    table, n_docs = ix.chunks.table, len(ix.chunks.doc_ids)
+    for i in range(len(ix.chunks)):
+        doc, start, end = (int(x) for x in table[i, :3])
+        if not 0 <= doc < n_docs:
+            problem(f"passage {i} names no document ({doc})")
+            continue
+        doc_id = ix.chunks.doc_ids[doc]
+        text = ix.documents[doc_id].text
+        where = f"{doc_id}:{start}-{end}"
+        if not 0 <= start < end <= len(text):
+            problem(f"offsets outside the document: {where}")
+            continue
+        first, last = ix.sentences.range_of(i)
+        if first == last:
+            problem(f"passage without sentences: {where}")
+        for j in range(first, last):
+            s = ix.sentences[j]
+            if not start <= s.start < s.end <= end:
+                problem(f"sentence {j} outside its passage: {doc_id}:{s.start}-{s.end}")
+        chunk = ix.chunks[i]
+        if normalise(text[start:end]) != chunk.text or not chunk.text:
+            problem(f"offset mismatch: {where}")
+        if emb.count_tokens(chunk.text) > emb.max_tokens:
+            problem(f"over the model window: {where}")
     print(f"{len(ix.chunks)} chunks checked: {problems} problem(s)")
     return 1 if problems else 0
 

@@ -255,8 +255,8 @@ def build_index(
     progress: bool = False,
     strict: bool = False,
     max_bytes: int | None = None,
-    tokens: str = "auto",
-    dense: str = "auto",
+    tokens: str | None = None,
+    dense: str | None = None,
 ) -> BuildReport:
     """Build or update the index of ``corpus_dir`` in ``index_dir``.
 
@@ -271,11 +271,13 @@ def build_index(
     (:class:`~inspect_qa.stores.TokenCodec`) or ``"auto"`` (exact up to
     :data:`TOKENS_EXACT_CHUNKS` passages; an index once compressed stays so). ``dense`` says
     how vectors are searched: ``"flat"`` (exact), ``"ivf"`` (IVF-PQ candidates, scored
-    exactly) or ``"auto"`` (IVF-PQ past :data:`~inspect_qa.stores.FLAT_MAX_ROWS` rows).
+    exactly) or ``"auto"`` (IVF-PQ past :data:`~inspect_qa.stores.FLAT_MAX_ROWS` rows). Not
+    given, both are what the existing index was built with (``"auto"`` for a new one), and
+    :func:`add_documents` / :func:`remove_documents` keep them.
     """
-    if dense not in ("auto", "flat", "ivf"):
+    if dense not in (None, "auto", "flat", "ivf"):
         raise InspectQAError(f"dense must be auto, flat or ivf, not {dense!r}")
-    if tokens not in ("auto", "exact", "compressed"):
+    if tokens not in (None, "auto", "exact", "compressed"):
         raise InspectQAError(f"tokens must be auto, exact or compressed, not {tokens!r}")
     t0 = time.perf_counter()
     index_root = Path(index_dir)
@@ -284,6 +286,8 @@ def build_index(
     _check_chunk_size(embedder, settings)
     with build_lock(index_root):
         old, readable = _open_old(index_root, embedder, settings)
+        tokens = tokens or _setting(readable, "tokens")
+        dense = dense or _setting(readable, "dense")
         if old is not None and tokens == "exact" and old.chunk_tokens.compressed:
             old = None  # compressed pieces cannot be made exact again: embed everything anew
         origins = _origins(readable)
@@ -328,7 +332,7 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
             dense: str = "auto") -> BuildReport:
     """Write the index of ``docs`` (reusing ``old``'s vectors for unchanged ones), or nothing
     when nothing changed."""
-    old_hashes = {d.id: d.content_hash for d in old.documents.values()} if old else {}
+    old_hashes = {i: d.content_hash for i, d in old.documents.info.items()} if old else {}
     new_hashes = {d.id: d.content_hash for d in docs}
     added = tuple(i for i in new_hashes if i not in old_hashes)
     removed = tuple(i for i in old_hashes if i not in new_hashes)
@@ -356,6 +360,13 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
                       added, changed, removed, unchanged, added_origin=added_origin,
                       corpus_root=corpus_root or _corpus_root(old), tokens=tokens, dense=dense)
     return replace(report, kept=kept, skipped=skips, ignored=other)
+
+
+def _setting(index: Index | None, what: str) -> str:
+    """How ``index`` keeps its word pieces (``what="tokens"``) or searches its vectors
+    (``"dense"``), as it was asked for when built; ``"auto"`` for no index."""
+    value = index.manifest.get(what, {}).get("setting") if index is not None else None
+    return str(value) if value else "auto"
 
 
 def _corpus_root(old: Index | None) -> Path | None:
@@ -442,7 +453,8 @@ def add_documents(
         added_origin |= set(new_docs) - from_corpus
         added_origin -= from_corpus
         return _update(index_root, docs, old, embedder, settings, progress, t0,
-                       added_origin=added_origin, skipped=skipped, ignored={})
+                       added_origin=added_origin, skipped=skipped, ignored={},
+                       tokens=_setting(old, "tokens"), dense=_setting(old, "dense"))
 
 
 def remove_documents(
@@ -478,7 +490,8 @@ def remove_documents(
                               f"{str(index_root)!r} instead")
         added_origin = {i for i, d in _origins(old).items() if d.get("origin") == "added"}
         return _update(index_root, docs, old, embedder, settings, progress, t0,
-                       added_origin=added_origin & {d.id for d in docs}, skipped=[], ignored={})
+                       added_origin=added_origin & {d.id for d in docs}, skipped=[], ignored={},
+                       tokens=_setting(old, "tokens"), dense=_setting(old, "dense"))
 
 
 def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder: Embedder,
@@ -491,8 +504,10 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     old_rows: dict[str, np.ndarray] = {}
     if old is not None:
         doc_of = np.asarray(old.chunks.table[:, 0])
+        order = np.argsort(doc_of, kind="stable")  # rows grouped by document, in row order
+        bounds = np.searchsorted(doc_of[order], np.arange(len(old.chunks.doc_ids) + 1))
         for k, doc_id in enumerate(old.chunks.doc_ids):
-            old_rows[doc_id] = np.flatnonzero(doc_of == k)
+            old_rows[doc_id] = order[bounds[k] : bounds[k + 1]]
 
     chunks: list[Chunk] = []
     chunk_vecs: list[np.ndarray] = []
@@ -591,6 +606,7 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     manifest["corpus"] = str(corpus_root.resolve()) if corpus_root is not None else None
     manifest["tokens"] = {
         "use": "late-interaction re-ranking (MaxSim)",
+        "setting": tokens,
         "storage": "compressed" if codec is not None else "exact",
         "dtype": "float16" if codec is None else (
             f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "

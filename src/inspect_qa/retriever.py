@@ -156,7 +156,7 @@ class Retriever:
 
     def allowed(self, filters: Filters | None) -> np.ndarray | None:
         """Which passages ``filters`` allow, as a boolean array (``None``: all); checked."""
-        return self.corpus.mask(allowed_documents(filters, self.index.documents))
+        return self.corpus.mask(allowed_documents(filters, self.index.documents.info))
 
     # -- search --------------------------------------------------------------------------------
 

@@ -209,7 +209,8 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[
             faiss.write_index(DenseStore.build_ann(np.asarray(vectors, dtype=np.float16)),
                               str(tmp / f"{what}_ann.faiss"))
         kinds[what] = ("ivf-pq" if approximate and len(vectors) else "flat")
-    manifest["dense"] = {"library": "faiss", "metric": "inner_product", "passages": kinds["chunk"],
+    manifest["dense"] = {"library": "faiss", "metric": "inner_product", "setting": dense,
+                         "passages": kinds["chunk"],
                          "sentences": kinds["sentence"], "flat_max_rows": FLAT_MAX_ROWS,
                          "nprobe": ANN_NPROBE, "vectors": "float16, scored exactly"}
     lexical.save(tmp / "lexical")
@@ -261,9 +262,10 @@ def _cleanup(index_dir: Path, keep: str) -> None:
 # -- load -------------------------------------------------------------------------------------
 
 
-def read_manifest(index_dir: str | Path) -> dict[str, Any]:
-    """The manifest of the live version. Raises :class:`IndexNotFound` / :class:`IndexCorrupt`."""
-    version = current_version_dir(index_dir)
+def read_manifest(index_dir: str | Path, version: Path | None = None) -> dict[str, Any]:
+    """The manifest of the live version (or of ``version``). Raises :class:`IndexNotFound` /
+    :class:`IndexCorrupt`."""
+    version = version or current_version_dir(index_dir)
     try:
         manifest: dict[str, Any] = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # unreadable, not UTF-8 (a flipped byte), not JSON
@@ -274,7 +276,8 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_files(index_dir: str | Path, *, everything: bool = True) -> list[str]:
+def verify_files(index_dir: str | Path, *, everything: bool = True,
+                 version: Path | None = None) -> list[str]:
     """Check the live version's files against their checksums; returns the files checked.
 
     ``everything=False`` checks every file of an index up to :data:`VERIFY_ALL_BYTES`, and
@@ -284,8 +287,8 @@ def verify_files(index_dir: str | Path, *, everything: bool = True) -> list[str]
         IndexCorrupt: a file is missing or does not match its checksum.
     """
     root = Path(index_dir)
-    version = current_version_dir(root)
-    manifest = read_manifest(root)
+    version = version or current_version_dir(root)
+    manifest = read_manifest(root, version)
     fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
     files = manifest.get("files", {})
     sizes = {}
@@ -321,8 +324,8 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
         IndexIncompatible: built by another format version of inspect-qa.
     """
     root = Path(index_dir)
-    version = current_version_dir(root)
-    manifest = read_manifest(root)
+    version = current_version_dir(root)  # once: a build may switch CURRENT meanwhile
+    manifest = read_manifest(root, version)
     fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexIncompatible(
@@ -335,7 +338,7 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
             root, manifest.get("package_version"), __version__,
         )
     if verify:
-        verify_files(root, everything=False)
+        verify_files(root, everything=False, version=version)
     else:
         for rel in manifest.get("files", {}):
             if not (version / rel).is_file():
@@ -371,6 +374,9 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
                 import faiss
 
                 anns[what] = faiss.read_index(str(path))
+    except RuntimeError as exc:  # FAISS's own error for a damaged index file
+        raise IndexCorrupt(f"index {str(root)!r}: an approximate-search file cannot be read "
+                           f"({str(exc).splitlines()[0][:200]}); {fix}") from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
     if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences)

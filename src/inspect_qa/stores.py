@@ -166,7 +166,7 @@ class DenseStore:
         nlist = min(int(2 ** round(math.log2(max(2 * math.sqrt(n), 64)))), max(1, n // 8))
         nbits = int(min(8, max(1, math.log2(max(n // 4, 2)))))  # a small store: fewer codewords
         quantizer = faiss.IndexFlatIP(d)
-        subvectors = max(m for m in range(1, ANN_SUBVECTORS + 1) if d % m == 0)
+        subvectors = _divisor(d, ANN_SUBVECTORS)
         ann = faiss.IndexIVFPQ(quantizer, d, nlist, subvectors, nbits,
                                faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
@@ -242,6 +242,7 @@ class TokenCodec:
             x = x[np.sort(rng.choice(len(x), TOKEN_TRAIN_MAX, replace=False))]
         if len(x) < TOKEN_TRAIN_MIN:
             raise ValueError(f"a token codec needs at least {TOKEN_TRAIN_MIN} pieces to train on")
+        subvectors = _divisor(x.shape[1], subvectors)
         # At least 40 pieces a centroid (FAISS's advice), at most 1024 centroids.
         k = int(min(1024, 2 ** int(math.log2(len(x) / 40))))
         km = faiss.Kmeans(x.shape[1], k, niter=20, seed=seed, verbose=False)
@@ -487,4 +488,16 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _id_dtype(ids: np.ndarray) -> type:
-    return np.uint16 if not len(ids) or int(np.max(ids)) < 65536 else np.int32
+    """The narrowest type holding every id (a tokenizer's ids fit 16 bits; the test embedder's
+    hashes do not)."""
+    if not len(ids):
+        return np.uint16
+    low, high = int(np.min(ids)), int(np.max(ids))
+    if low >= 0 and high < 2**16:
+        return np.uint16
+    return np.int32 if low >= -(2**31) and high < 2**31 else np.int64
+
+
+def _divisor(dimension: int, most: int) -> int:
+    """The largest number of sub-vectors, at most ``most``, that divides ``dimension``."""
+    return max(m for m in range(1, most + 1) if dimension % m == 0)

@@ -81,18 +81,11 @@ class DocumentStore(Mapping[str, Document]):
         self._order = {d.id: i for i, d in enumerate(infos)}
         self._texts = texts  # uint8, memory-mapped
         self._offsets = np.asarray(offsets, dtype=np.int64)
-        if len(self._offsets) != len(infos) + 1:
+        if (len(self._offsets) != len(infos) + 1 or self._offsets[0] != 0
+                or self._offsets[-1] != len(texts) or np.any(np.diff(self._offsets) < 0)):
             raise ValueError("document texts and their offsets disagree")
         self._cache: OrderedDict[str, Document] = OrderedDict()
         self._lock = threading.Lock()
-
-    @classmethod
-    def in_memory(cls, docs: Sequence[Document]) -> DocumentStore:
-        encoded = [d.text.encode("utf-8") for d in docs]
-        offsets = np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.int64)
-        texts = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        return cls([DocumentInfo(d.id, d.metadata, d.content_hash) for d in docs], texts,
-                   offsets)
 
     def __len__(self) -> int:
         return len(self.info)
@@ -118,9 +111,6 @@ class DocumentStore(Mapping[str, Document]):
             while len(self._cache) > TEXT_CACHE:
                 self._cache.popitem(last=False)
         return doc
-
-    def text(self, key: str) -> str:
-        return self[key].text
 
     def verify(self, key: str) -> bool:
         """Whether the stored text of ``key`` still has the hash it was indexed with."""

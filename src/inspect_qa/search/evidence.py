@@ -41,10 +41,6 @@ class Evidence:
     late_chunk: np.ndarray | None = None
     late_sentence: np.ndarray | None = None
 
-    def position(self, row: int) -> int:
-        """Where passage ``row`` is among the candidates."""
-        return int(np.searchsorted(self.rows, row))
-
     def sentence_positions(self, rows: np.ndarray) -> np.ndarray:
         """Where sentence ``rows`` are among the candidates' sentences."""
         return np.searchsorted(self.sentences, rows)

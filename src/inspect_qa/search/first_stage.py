@@ -95,7 +95,8 @@ def feedback(index: Index, vector: np.ndarray) -> np.ndarray:
     if not analysis.PRF_BETA or len(index.dense) <= analysis.PRF_DEPTH:
         return vector
     _, top = index.dense.search(vector.reshape(1, -1), analysis.PRF_DEPTH)
-    moved = vector + analysis.PRF_BETA * index.chunk_vectors[top[0]].mean(axis=0)
+    rows = top[0][top[0] >= 0]  # an approximate search marks missing rows -1
+    moved = vector + analysis.PRF_BETA * np.asarray(index.chunk_vectors[rows], np.float32).mean(axis=0)
     return (moved / np.linalg.norm(moved)).astype(np.float32)
 
 

@@ -25,6 +25,9 @@ from .corpus import Corpus
 from .evidence import Evidence, late_interaction
 from .first_stage import FirstStage
 
+#: Fewest allowed passages of the even sample that a passage's standing is measured against.
+STANDING_SAMPLE = 256
+
 
 def answer_features(
     corpus: Corpus, question: Question, first: FirstStage, ev: Evidence, scores: np.ndarray,
@@ -110,8 +113,16 @@ def question_evidence(corpus: Corpus, question: Question, first: FirstStage, ev:
     if first.exhaustive:
         stands = standing(dc, top)
     else:
-        # Over the even sample, which stands for the corpus (the candidates are its best).
+        # Over the even sample, which stands for the corpus (the candidates are its best); when
+        # a filter leaves too little of it, over the allowed passages themselves (an even
+        # sample of them when they are many).
         sample = dc[np.searchsorted(ev.rows, first.reference)]
+        sample = sample[np.isfinite(sample)]
+        if len(sample) < STANDING_SAMPLE and allowed is not None and first.vector is not None:
+            rows = np.flatnonzero(allowed)
+            if len(rows) > len(first.reference):
+                rows = rows[np.linspace(0, len(rows) - 1, len(first.reference)).astype(np.int64)]
+            sample = ix.dense.score(first.vector, rows)
         stands = standing(np.append(sample, dc[top]), len(sample))
     # The question names a report (the third visit, a news item) that no document is:
     # likely unanswered. A month it names is as often a date inside a report as a
