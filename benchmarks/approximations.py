@@ -14,7 +14,8 @@ document counts when any of its passages is returned), and the share of the exac
 each variant finds ("recall@10 against exact", passages). Variants, each adding to the last:
 
 - exact: every passage scored (``first_stage.REFERENCE_ROWS`` raised past the index size);
-- first stage: candidates from the four lists of ``first_stage.DEPTH`` and the even sample;
+- first stage: candidates from the four lists of ``first_stage.DEPTH`` and the even sample (of
+  each size in ``--samples``; the later variants use the default);
 - IVF-PQ: dense candidates from IVF-PQ instead of flat search (as ``--dense ivf`` builds);
 - compressed pieces: word pieces kept as centroid + residual codes (as ``--tokens compressed``).
 
@@ -96,8 +97,10 @@ def _run(args: argparse.Namespace) -> int:
     out["sentences"] = len(r.index.sentences)
     first_stage.REFERENCE_ROWS = 10**9
     exact = variant("exact", r, None)
+    for sample in args.samples:
+        first_stage.REFERENCE_ROWS = sample
+        variant(f"first stage, sample {sample}", r, exact)
     first_stage.REFERENCE_ROWS = default_reference
-    variant("first stage", r, exact)
     # The approximate searchers and codes as a build makes them (stores.DenseStore.build_ann,
     # stores.TokenCodec), made here in memory from the exact index's own vectors.
     ix = r.index
@@ -135,6 +138,8 @@ def main() -> int:
     r.add_argument("--beir", type=Path, required=True)
     r.add_argument("--index", type=Path, required=True)
     r.add_argument("--limit", type=int, default=0, help="first N test queries only")
+    r.add_argument("--samples", type=lambda v: [int(x) for x in v.split(",")],
+                   default=[4096, 1024, 256], help="sizes of the even sample to try")
     r.add_argument("--json", type=Path)
     args = ap.parse_args()
     return _corpus(args.beir, args.out) if args.cmd == "corpus" else _run(args)

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                     "default: as the index was built, else auto")
     ix.add_argument("--dense", choices=("auto", "flat", "ivf"), default=None,
                     help="how vectors are searched: flat (exact), ivf (IVF-PQ candidates, "
-                    "scored exactly) or auto (ivf past 100,000 vectors); default: as the index "
+                    "scored exactly) or auto (ivf past 32,768 vectors); default: as the index "
                     "was built, else auto")
     _file_options(ix)
 

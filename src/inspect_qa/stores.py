@@ -27,7 +27,7 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICO
 
 BM25_PARAMS: dict[str, Any] = {"method": "lucene", "k1": 1.5, "b": 0.75}
 #: Dense stores of more rows than this search approximately (IVF-PQ), smaller ones exactly.
-FLAT_MAX_ROWS = 100_000
+FLAT_MAX_ROWS = 32_768
 #: Sub-vectors (bytes) of an IVF-PQ code, and cells visited per search.
 ANN_SUBVECTORS = 48
 ANN_NPROBE = 32
@@ -269,16 +269,24 @@ class TokenCodec:
         flat.add(self.centroids)
         _, assign = flat.search(x, 1)
         residual = np.ascontiguousarray(x - self.centroids[assign[:, 0]])
-        pq = faiss.ProductQuantizer(self.dimension, m, 8)
-        faiss.copy_array_to_vector(self.codebooks.ravel(), pq.centroids)
-        codes = pq.compute_codes(residual).reshape(len(x), m)
+        codes = self._quantizer().compute_codes(residual).reshape(len(x), m)
         return assign[:, 0].astype(np.uint16), codes.astype(np.uint8)
 
+    def _quantizer(self) -> Any:
+        """FAISS's product quantiser over these codebooks (made once): it encodes and decodes
+        in compiled code."""
+        pq = self.__dict__.get("_pq")
+        if pq is None:
+            import faiss
+
+            pq = faiss.ProductQuantizer(self.dimension, self.codebooks.shape[0], 8)
+            faiss.copy_array_to_vector(self.codebooks.ravel(), pq.centroids)
+            self.__dict__["_pq"] = pq
+        return pq
+
     def decode(self, centroids: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        m = self.codebooks.shape[0]
-        residual = self.codebooks[np.arange(m), np.asarray(codes, dtype=np.int64)]
-        return self.centroids[np.asarray(centroids, dtype=np.int64)] + residual.reshape(
-            len(codes), -1)
+        residual = self._quantizer().decode(np.ascontiguousarray(codes, dtype=np.uint8))
+        return self.centroids[np.asarray(centroids, dtype=np.int64)] + residual
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

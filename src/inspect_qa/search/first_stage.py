@@ -27,7 +27,7 @@ from .corpus import Corpus
 #: Rows each first-stage list brings.
 DEPTH = 100
 #: Passages always scored, spread evenly over the index; an index this small is scored whole.
-REFERENCE_ROWS = 4096
+REFERENCE_ROWS = 1024
 
 
 @dataclass(frozen=True)
