@@ -72,8 +72,25 @@ _SALUTATION = re.compile(r"^\s*Dear\s+\S.*$", re.M)
 _SIGNATURE = re.compile(r"Yours\s+(?:sincerely|faithfully)\s*\n\s*\n?\s*([A-Z][^\n]{2,60}?)\s*$", re.M)
 
 
+class Described:
+    """``title`` and ``date`` of something with an ``id`` and ``metadata`` (a document, or
+    what an index keeps of one without its text)."""
+
+    id: str
+    metadata: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        return str(self.metadata.get("title") or self.id)
+
+    @property
+    def date(self) -> str | None:
+        value = self.metadata.get("date")
+        return str(value) if value else None
+
+
 @dataclass(frozen=True)
-class Document:
+class Document(Described):
     """One report as read from disk.
 
     Attributes:
@@ -97,15 +114,6 @@ class Document:
     def content_hash(self) -> str:
         """SHA-256 of the text: what decides whether a document changed between builds."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-    @property
-    def title(self) -> str:
-        return str(self.metadata.get("title") or self.id)
-
-    @property
-    def date(self) -> str | None:
-        value = self.metadata.get("date")
-        return str(value) if value else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,7 +21,7 @@ from typing import Any, overload
 import numpy as np
 
 from .chunking import Chunk, normalise
-from .documents import Document
+from .documents import Described, Document
 
 #: Decoded document texts kept at once.
 TEXT_CACHE = 64
@@ -51,21 +51,13 @@ class SentenceRef:
 
 
 @dataclass(frozen=True)
-class DocumentInfo:
-    """What is kept of a document without its text: id, metadata, text hash."""
+class DocumentInfo(Described):
+    """What is kept of a document without its text: id, metadata, text hash (and ``title``,
+    ``date`` as a :class:`~inspect_qa.documents.Document` gives them)."""
 
     id: str
     metadata: dict[str, Any]
     content_hash: str
-
-    @property
-    def title(self) -> str:
-        return str(self.metadata.get("title") or self.id)
-
-    @property
-    def date(self) -> str | None:
-        value = self.metadata.get("date")
-        return str(value) if value else None
 
 
 class DocumentStore(Mapping[str, Document]):
