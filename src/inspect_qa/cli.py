@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="largest chunk, in model word pieces (default 200)")
     ix.add_argument("--tokens", choices=("auto", "exact", "compressed"), default=None,
                     help="how word-piece vectors are kept: exact (float16, ~0.75 KB a piece), "
-                    "compressed (~52 bytes a piece) or auto (exact up to 500 passages); "
+                    "compressed (~54 bytes a piece) or auto (exact up to 500 passages); "
                     "default: as the index was built, else auto")
     ix.add_argument("--dense", choices=("auto", "flat", "ivf"), default=None,
                     help="how vectors are searched: flat (exact), ivf (IVF-PQ candidates, "

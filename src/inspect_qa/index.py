@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 #: Smallest chunk size accepted, in model word pieces.
 MIN_CHUNK_TOKENS = 16
 #: Word pieces are kept exactly (float16) in an index of at most this many passages, and
-#: compressed (TokenCodec: about 52 bytes a piece instead of 768) in a larger one, unless a
+#: compressed (TokenCodec: about 54 bytes a piece instead of 770) in a larger one, unless a
 #: build asks for one or the other (``tokens="exact"`` / ``"compressed"``).
 TOKENS_EXACT_CHUNKS = 500
 
