@@ -1,7 +1,8 @@
 """Across reports, over time: what each report says about a topic, verbatim, in date order.
 
-For every sentence of the corpus, the topic's dense and lexical evidence (each min-max scaled over
-the corpus, as the first stage of search does); each report's best few sentences are then
+For the candidate sentences (the best by dense and by BM25 evidence over the corpus, and those of
+search's even sample: every sentence of a small index), the topic's dense and lexical evidence,
+each min-max scaled over them as search does; each report's best few sentences are then
 re-scored by late interaction (word-piece MaxSim), and a report's best ``per_report`` sentences
 that speak to the topic become its entries: a sentence speaks to it when it holds most of the
 topic's words or matches it closely piece by piece (:data:`COVERAGE_FLOOR`,
