@@ -42,14 +42,19 @@ def test_check_finds_passages_that_point_outside_their_document(built: Path, cap
     import numpy as np
 
     from inspect_qa.checksums import sha256_file
-    from inspect_qa.storage import current_version_dir
+    from inspect_qa.storage import current_version_dir, segment_dirs
 
-    version = current_version_dir(built)
-    table = np.load(version / "chunks.npy")
+    segment = segment_dirs(built)[0]
+    table = np.load(segment / "chunks.npy")
     table[0, 1], table[0, 2] = 10**6, 10**6 + 5  # past the end of its document
-    np.save(version / "chunks.npy", table, allow_pickle=False)
+    np.save(segment / "chunks.npy", table, allow_pickle=False)
+    # the damage made unnoticeable by checksums: segment.json, then the commit, updated
+    meta = json.loads((segment / "segment.json").read_text())
+    meta["files"]["chunks.npy"] = sha256_file(segment / "chunks.npy")
+    (segment / "segment.json").write_text(json.dumps(meta))
+    version = current_version_dir(built)
     manifest = json.loads((version / "manifest.json").read_text())
-    manifest["files"]["chunks.npy"] = sha256_file(version / "chunks.npy")  # damage unnoticed
+    manifest["segments"][0]["sha256"] = sha256_file(segment / "segment.json")
     (version / "manifest.json").write_text(json.dumps(manifest))
     assert main(["check", str(built)]) == 1
     assert "offsets outside the document" in capsys.readouterr().out

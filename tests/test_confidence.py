@@ -12,7 +12,7 @@ from inspect_qa.confidence import (
     reciprocal_rank,
     standing,
 )
-from inspect_qa.stores import LexicalStore
+from inspect_qa.lexical import LexicalStore
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from inspect_qa.embedding import HashingEmbedder
 from inspect_qa.errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
 from inspect_qa.index import build_index
 from inspect_qa.retriever import Retriever
-from inspect_qa.storage import current_version_dir, load_index, read_manifest
+from inspect_qa.storage import current_version_dir, load_index, read_manifest, segment_dirs
 
 from .conftest import NEWS
 
@@ -38,8 +38,8 @@ def test_build_and_load_round_trip(corpus: Path, tmp_path: Path, embedder) -> No
     norms = np.linalg.norm(ix.chunk_vectors.astype(np.float32), axis=1)
     np.testing.assert_allclose(norms, 1.0, rtol=2e-3)
     m = read_manifest(tmp_path / "ix")
-    for key in ("format_version", "package_version", "model", "chunking", "documents", "files",
-                "counts", "built_at"):
+    for key in ("format_version", "package_version", "model", "chunking", "documents",
+                "segments", "counts", "built_at"):
         assert key in m
     assert m["model"]["fingerprint"] == embedder.fingerprint()
     assert m["documents"]["letter.txt"]["content_hash"] == ix.documents["letter.txt"].content_hash
@@ -86,7 +86,9 @@ def test_only_the_changed_document_is_re_embedded(corpus: Path, tmp_path: Path) 
     (corpus / "sub" / "news.md").unlink()
     rep = build_index(corpus, tmp_path / "ix", embedder=emb)
     assert rep.removed == ("sub/news.md",)
-    assert {c.doc_id for c in load_index(tmp_path / "ix").chunks} == {"letter.txt"}
+    ix = load_index(tmp_path / "ix")
+    assert set(ix.documents) == {"letter.txt"}
+    assert {ix.chunks.doc_id(i) for i in ix.live_rows} == {"letter.txt"}
 
 
 def test_missing_index_names_the_command(tmp_path: Path) -> None:
@@ -96,7 +98,7 @@ def test_missing_index_names_the_command(tmp_path: Path) -> None:
 
 def test_tampered_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
     build_index(corpus, tmp_path / "ix", embedder=embedder)
-    texts = current_version_dir(tmp_path / "ix") / "texts.bin"
+    texts = segment_dirs(tmp_path / "ix")[0] / "texts.bin"
     texts.write_bytes(texts.read_bytes().replace(b"Caseloads", b"Casel0ads"))
     with pytest.raises(IndexCorrupt, match=r"texts.bin.*checksum.*inspect-qa index"):
         load_index(tmp_path / "ix")
@@ -107,7 +109,7 @@ def test_a_large_index_checks_its_big_files_in_check_not_at_every_load(
     from inspect_qa import storage
 
     build_index(corpus, tmp_path / "ix", embedder=embedder)
-    vectors = current_version_dir(tmp_path / "ix") / "sentence_vectors.npy"
+    vectors = segment_dirs(tmp_path / "ix")[0] / "sentence_vectors.npy"
     raw = bytearray(vectors.read_bytes())
     raw[-1] ^= 0x01  # a flipped bit in the last vector
     vectors.write_bytes(bytes(raw))
@@ -118,7 +120,7 @@ def test_a_large_index_checks_its_big_files_in_check_not_at_every_load(
     with pytest.raises(IndexCorrupt, match=r"sentence_vectors\.npy"):
         storage.verify_files(tmp_path / "ix")  # ...and `inspect-qa check` finds it
     # and a small damaged file is still found at load
-    texts = current_version_dir(tmp_path / "ix") / "sections.json"
+    texts = segment_dirs(tmp_path / "ix")[0] / "sections.json"
     texts.write_text(texts.read_text() + " ")
     with pytest.raises(IndexCorrupt, match=r"sections\.json"):
         load_index(tmp_path / "ix")
@@ -140,8 +142,8 @@ def test_a_flipped_byte_in_the_manifest_is_index_corrupt(corpus: Path, tmp_path:
 
 def test_missing_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
     build_index(corpus, tmp_path / "ix", embedder=embedder)
-    (current_version_dir(tmp_path / "ix") / "chunk_vectors.npy").unlink()
-    with pytest.raises(IndexCorrupt, match=r"missing chunk_vectors\.npy"):
+    (segment_dirs(tmp_path / "ix")[0] / "chunk_vectors.npy").unlink()
+    with pytest.raises(IndexCorrupt, match=r"missing segments/s-[^/]+/chunk_vectors\.npy"):
         load_index(tmp_path / "ix")
 
 
@@ -232,7 +234,7 @@ def test_kill_9_during_build_leaves_previous_index_usable(seeds_copy: Path, tmp_
     ix = tmp_path / "ix"
     build_index(seeds_copy, ix, embedder=embedder)
     old_version = current_version_dir(ix)
-    old_files = {p.name: p.read_bytes() for p in old_version.iterdir() if p.is_file()}
+    old_files = _commit_files(ix)
     # Change every document so that a rebuild has to re-embed all of them.
     for p in seeds_copy.iterdir():
         p.write_text(p.read_text() + "\nAppendix added later.\n")
@@ -249,7 +251,7 @@ def test_kill_9_during_build_leaves_previous_index_usable(seeds_copy: Path, tmp_
         loaded = load_index(ix)  # never raises: the old or a complete new version is live
         live = current_version_dir(ix)
         if live == old_version:
-            assert {p.name: p.read_bytes() for p in live.iterdir() if p.is_file()} == old_files
+            assert _commit_files(ix) == old_files
             outcomes.add("old")
         else:
             assert all("Appendix added later." in d.text for d in loaded.documents.values())
@@ -260,6 +262,14 @@ def test_kill_9_during_build_leaves_previous_index_usable(seeds_copy: Path, tmp_
     build_index(seeds_copy, ix, embedder=embedder)
     leftovers = [p.name for p in ix.iterdir() if p.name.startswith((".tmp", "v-"))]
     assert leftovers == [current_version_dir(ix).name]
+    assert sorted((ix / "segments").iterdir()) == sorted(segment_dirs(ix))
+
+
+def _commit_files(ix: Path) -> dict[str, bytes]:
+    """Every file of the live commit: its manifest and its segments' files."""
+    folders = [current_version_dir(ix), *segment_dirs(ix)]
+    return {p.relative_to(ix).as_posix(): p.read_bytes()
+            for folder in folders for p in folder.rglob("*") if p.is_file()}
 
 
 def test_pipeline_change_rebuilds_everything(corpus: Path, tmp_path: Path, monkeypatch) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from inspect_qa import Retriever
 from inspect_qa.embedding import TokenVectors
-from inspect_qa.index import build_index
+from inspect_qa.index import build_index, optimize
 from inspect_qa.retriever import RERANK_DEPTH
 from inspect_qa.search import first_stage
 from inspect_qa.search.analysis import Question
@@ -152,9 +152,15 @@ def test_an_incremental_build_stores_what_a_full_build_does(corpus: Path, tmp_pa
     (corpus / "sub" / "news.md").write_text(NEWS + "\nFostering panels meet weekly.\n")
     build_index(corpus, tmp_path / "ix", embedder=emb)
     assert emb.embedded and all("Exampleton" not in t for t in emb.embedded)  # letter reused
-    updated = load_index(tmp_path / "ix")
     build_index(corpus, tmp_path / "fresh", embedder=emb)
     fresh = load_index(tmp_path / "fresh")
+    # The change is a new segment and a deletion marker; merged, it is the full build.
+    segmented = load_index(tmp_path / "ix")
+    assert len(segmented.segments) == 2 and segmented.live is not None
+    assert sorted(segmented.chunks.ids[segmented.live_rows]) == sorted(fresh.chunks.ids)
+    optimize(tmp_path / "ix", embedder=emb)
+    updated = load_index(tmp_path / "ix")
+    assert len(updated.segments) == 1 and updated.live is None
     assert [c.id for c in updated.chunks] == [c.id for c in fresh.chunks]
     assert list(updated.sentences) == list(fresh.sentences)
     for a, b in ((updated.chunk_tokens, fresh.chunk_tokens),

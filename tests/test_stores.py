@@ -91,7 +91,7 @@ def test_piece_ids_past_32_bits_keep_their_rarity() -> None:
 
 def test_a_filter_reads_no_document_text(corpus: Path, tmp_path: Path, embedder) -> None:
     r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
-    store = r.index.documents
+    store = r.index.segments[0].documents
     store._cache.clear()
     allowed = r.allowed(Filters(sources=("letter.txt",), date_from="2000"))
     assert allowed is not None and not store._cache  # metadata only

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inspect_qa.stores import LexicalTokenizer
+from inspect_qa.lexical import LexicalTokenizer
 from inspect_qa.vocabulary import Entry, Lexicon, corpus_acronyms, glossary
 
 

@@ -17,7 +17,7 @@ from .errors import (
     UnreadableDocument,
 )
 from .filters import Filters
-from .index import BuildReport, add_documents, build_index, remove_documents
+from .index import BuildReport, add_documents, build_index, optimize, remove_documents
 from .passages import Passage
 from .retriever import MAX_K, MAX_QUESTION_CHARS, Retriever
 
@@ -46,5 +46,6 @@ __all__ = [
     "__version__",
     "add_documents",
     "build_index",
+    "optimize",
     "remove_documents",
 ]

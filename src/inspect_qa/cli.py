@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("ids", nargs="+", metavar="DOC")
     rm.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
 
+    opt = sub.add_parser("optimize", help="merge an index's segments into one",
+                         description="Merge every segment of an index into one and drop the "
+                         "passages of removed or changed reports for good. Nothing is embedded "
+                         "again. Adding and removing reports merges small segments on its own; "
+                         "this is for after many changes.")
+    opt.add_argument("index", nargs="?", default=DEFAULT_INDEX,
+                     help="index directory (default: index)")
+
     for name, what in (("ask", "answer a question: the sentence that answers it, and its "
                                 "passages"),
                        ("search", "the best passages for a question, best first")):
@@ -184,6 +192,21 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    from .index import optimize
+    from .storage import read_manifest
+
+    before = read_manifest(args.index)["counts"]
+    rep = optimize(args.index, progress=True)
+    if not rep.merged:
+        print(f"index {rep.index_dir} is one segment without deleted reports: nothing to do")
+    else:
+        print(f"index {rep.index_dir}: {rep.merged} segments merged into one "
+              f"({before.get('deleted_documents', 0)} deleted reports dropped), {rep.chunks} "
+              f"chunks, in {rep.seconds:.1f}s")
+    return 0
+
+
 def _pages(page: int | None, page_end: int | None) -> str | None:
     if not page:
         return None
@@ -202,8 +225,8 @@ def _mark(text: str, words: set[str]) -> str:
 
 
 def _question_words(question: str) -> set[str]:
+    from .lexical import LexicalTokenizer
     from .query import QUESTION_WORDS
-    from .stores import LexicalTokenizer
 
     tok = LexicalTokenizer()
     # Mark the question's own (unstemmed) content words; stems alone would mark word parts.
@@ -347,6 +370,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     c = m["counts"]
     print(f"counts     {c['documents']} documents, {c['chunks']} chunks, "
           f"{c['sentences']} sentences")
+    deleted = c.get("deleted_documents", 0)
+    print(f"segments   {c.get('segments', 1)}" + (
+        f" ({deleted} changed or removed reports still stored; `inspect-qa optimize` drops "
+        "them)" if deleted else ""))
     for doc_id, d in m["documents"].items():
         md = d["metadata"]
         print(f"  {doc_id}: {d['chunks']} chunks · {md.get('kind')} · {md.get('date') or 'undated'}"
@@ -365,6 +392,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .chunking import normalise
     from .storage import load_index, verify_files
 
@@ -385,7 +414,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if not ix.documents.verify(doc_id):
             problem(f"text changed since it was indexed: {doc_id}")
     table, n_docs = ix.chunks.table, len(ix.chunks.doc_ids)
-    for i in range(len(ix.chunks)):
+    live = range(len(ix.chunks)) if ix.live is None else np.flatnonzero(ix.live).tolist()
+    for i in live:  # a deleted document's passages are never shown
         doc, start, end = (int(x) for x in table[i, :3])
         if not 0 <= doc < n_docs:
             problem(f"passage {i} names no document ({doc})")
@@ -408,7 +438,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             problem(f"offset mismatch: {where}")
         if emb.count_tokens(chunk.text) > emb.max_tokens:
             problem(f"over the model window: {where}")
-    print(f"{len(ix.chunks)} chunks checked: {problems} problem(s)")
+    print(f"{len(live)} chunks checked: {problems} problem(s)")
     return 1 if problems else 0
 
 
@@ -434,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers: dict[str, Any] = {"index": _cmd_index, "ask": _cmd_query, "search": _cmd_query,
                                 "timeline": _cmd_timeline, "info": _cmd_info,
                                 "check": _cmd_check, "serve": _cmd_serve,
-                                "add": _cmd_add, "remove": _cmd_remove}
+                                "add": _cmd_add, "remove": _cmd_remove,
+                                "optimize": _cmd_optimize}
     try:
         return int(handlers[args.command](args))
     except InspectQAError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -35,20 +36,22 @@ from .errors import (
     UnreadableDocument,
 )
 from .layout import table_headings
+from .lexical import BM25_PARAMS, LexicalTokenizer, Postings
 from .storage import (
     FORMAT_VERSION,
     Index,
     SentenceRef,
     build_lock,
+    commit,
     load_index,
     read_manifest,
-    save_version,
+    write_segment,
 )
 from .stores import (
-    BM25_PARAMS,
+    ANN_NPROBE,
+    FLAT_MAX_ROWS,
     TOKEN_TRAIN_MAX,
     TOKEN_TRAIN_MIN,
-    LexicalStore,
     TokenCodec,
     TokenStore,
 )
@@ -82,6 +85,8 @@ class BuildReport:
     embedded_chunks: int = 0
     seconds: float = 0.0
     rebuilt: bool = True
+    #: Segments merged into others after the change (by the automatic policy, or optimize).
+    merged: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -356,10 +361,143 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
         return BuildReport(str(index_root), unchanged=unchanged, kept=kept, skipped=skips,
                            ignored=other, chunks=len(old.chunks),
                            seconds=time.perf_counter() - t0, rebuilt=False)
-    report = _rebuild(index_root, docs, old, embedder, settings, progress, t0,
-                      added, changed, removed, unchanged, added_origin=added_origin,
-                      corpus_root=corpus_root or _corpus_root(old), tokens=tokens, dense=dense)
-    return replace(report, kept=kept, skipped=skips, ignored=other)
+    corpus_root = corpus_root or _corpus_root(old)
+    by_id = {d.id: d for d in docs}
+    entries: list[dict[str, Any]] = []
+    embedded = 0
+    written: dict[str, tuple[str, int, int]] = {}
+    if old is not None and not recompress:
+        # Incremental: the new and changed reports make one new segment; the changed and
+        # removed ones are marked deleted in the segments that held them.
+        fresh = [by_id[i] for i in sorted(set(added) | set(changed))]
+        gone = set(removed) | set(changed)
+        before = old.manifest["documents"]
+        entries = [dict(e, deleted=sorted(set(e.get("deleted", [])) | {
+            i for i in gone if before.get(i, {}).get("segment") == e["name"]}))
+            for e in old.manifest["segments"]]
+        live_old = sum(int(before[i]["chunks"]) for i in unchanged if i in before) + sum(
+            int(before[i]["chunks"]) for i in kept if i in before)
+        if fresh:
+            segment = _write_docs(index_root, fresh, old, set(), embedder, settings, progress,
+                                  tokens, dense, live_old, exact_only=True)
+            if segment is None:  # the index grew past exact word pieces: rewrite it whole
+                entries = []
+            else:
+                entries.append(segment.entry)
+                embedded, written = segment.embedded, segment.counts
+    if not entries:
+        segment = _write_docs(index_root, docs, old, set(unchanged) | set(kept), embedder,
+                              settings, progress, tokens, dense, 0)
+        assert segment is not None
+        entries, embedded, written = [segment.entry], segment.embedded, segment.counts
+    entries = [e for e in entries if len(e.get("deleted", [])) < int(e["documents"])]
+    seconds = time.perf_counter() - t0
+    manifest = _manifest(docs, old, entries, written, embedder, settings, seconds, added_origin,
+                         corpus_root, tokens, dense)
+    commit(index_root, manifest)
+    merged = _merge_policy(index_root, embedder, settings, progress)
+    return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
+                       unchanged=unchanged, kept=kept, skipped=skips, ignored=other,
+                       chunks=manifest["counts"]["chunks"], embedded_chunks=embedded,
+                       seconds=time.perf_counter() - t0, merged=merged)
+
+
+#: Segments of one size tier (passages, in powers of this) are merged once there are this
+#: many, as a log-structured merge: a passage is rewritten about log(n) times in all.
+MERGE_FACTOR = 4
+
+
+def _segment_chunks(manifest: dict[str, Any]) -> dict[str, int]:
+    """Live passages of each segment of a commit."""
+    live = {e["name"]: 0 for e in manifest["segments"]}
+    for d in manifest["documents"].values():
+        live[d["segment"]] = live.get(d["segment"], 0) + int(d["chunks"])
+    return live
+
+
+def _merge_policy(index_root: Path, embedder: Embedder, settings: ChunkSettings,
+                  progress: bool) -> int:
+    """Merge segments as the automatic policy says; returns how many were merged.
+
+    A segment of which more than half the passages are deleted is rewritten alone; then,
+    whenever :data:`MERGE_FACTOR` segments share a size tier (``floor(log4(passages))``),
+    they are merged into one."""
+    merged = 0
+    while True:
+        manifest = read_manifest(index_root)
+        live = _segment_chunks(manifest)
+        pick: list[str] = []
+        for e in manifest["segments"]:
+            if e.get("deleted") and live[e["name"]] * 2 < int(e["chunks"]):
+                pick = [e["name"]]
+                break
+        if not pick:
+            tiers: dict[int, list[str]] = {}
+            for e in manifest["segments"]:
+                tiers.setdefault(int(math.log(max(live[e["name"]], 1), MERGE_FACTOR)),
+                                 []).append(e["name"])
+            pick = next((names for _, names in sorted(tiers.items())
+                         if len(names) >= MERGE_FACTOR), [])
+        if not pick:
+            return merged
+        _merge(index_root, pick, embedder, settings, progress)
+        merged += len(pick)
+
+
+def _merge(index_root: Path, names: list[str], embedder: Embedder, settings: ChunkSettings,
+           progress: bool) -> None:
+    """Rewrite the segments ``names`` as one, without their deleted documents (nothing is
+    embedded: vectors and word pieces are copied as stored), and commit it in their place."""
+    old = load_index(index_root)
+    manifest = old.manifest
+    chosen = set(names)
+    ids = sorted(i for i, d in manifest["documents"].items() if d["segment"] in chosen)
+    entries = [e for e in manifest["segments"] if e["name"] not in chosen]
+    where = next(k for k, e in enumerate(manifest["segments"]) if e["name"] in chosen)
+    if ids:
+        tokens = "exact" if old.chunk_tokens.codec is None else "compressed"
+        segment = _write_docs(index_root, [old.documents[i] for i in ids], old, set(ids),
+                              embedder, settings, progress, tokens,
+                              _setting(old, "dense"), len(old.chunks))
+        assert segment is not None
+        entries.insert(min(where, len(entries)), segment.entry)
+        for i in ids:
+            manifest["documents"][i]["segment"] = segment.entry["name"]
+    manifest["segments"] = entries
+    manifest["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest["counts"].update(segments=len(entries), deleted_documents=sum(
+        len(e.get("deleted", [])) for e in entries))
+    manifest["tokens"].update(
+        chunk_pieces=sum(int(e["chunk_pieces"]) for e in entries),
+        sentence_pieces=sum(int(e["sentence_pieces"]) for e in entries))
+    commit(index_root, manifest)
+
+
+def optimize(index_dir: str | Path, *, embedder: Embedder | None = None,
+             progress: bool = False) -> BuildReport:
+    """Merge every segment of the index at ``index_dir`` into one, dropping its deleted
+    documents for good (nothing is embedded again). An index already in one segment without
+    deletions is left as it is.
+
+    Raises:
+        IndexNotFound: no index there.
+        IndexIncompatible: built by another version of the pipeline or model.
+    """
+    t0 = time.perf_counter()
+    index_root = Path(index_dir)
+    embedder, settings = resolve_config(index_root, embedder, None)
+    with build_lock(index_root):
+        old = _load_for_change(index_root, embedder, settings)
+        entries = old.manifest["segments"]
+        if len(entries) > 1 or any(e.get("deleted") for e in entries):
+            _merge(index_root, [e["name"] for e in entries], embedder, settings, progress)
+            merged = len(entries)
+        else:
+            merged = 0
+        return BuildReport(str(index_root), unchanged=tuple(sorted(old.documents)),
+                           chunks=int(old.manifest["counts"]["chunks"]),
+                           seconds=time.perf_counter() - t0, rebuilt=bool(merged),
+                           merged=merged)
 
 
 def _setting(index: Index | None, what: str) -> str:
@@ -494,21 +632,29 @@ def remove_documents(
                        tokens=_setting(old, "tokens"), dense=_setting(old, "dense"))
 
 
-def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder: Embedder,
-             settings: ChunkSettings, progress: bool, t0: float, added: tuple[str, ...],
-             changed: tuple[str, ...], removed: tuple[str, ...],
-             unchanged: tuple[str, ...], *, added_origin: set[str],
-             corpus_root: Path | None, tokens: str = "auto",
-             dense: str = "auto") -> BuildReport:
-    reuse = set(unchanged)
-    old_rows: dict[str, np.ndarray] = {}
-    if old is not None:
-        doc_of = np.asarray(old.chunks.table[:, 0])
-        order = np.argsort(doc_of, kind="stable")  # rows grouped by document, in row order
-        bounds = np.searchsorted(doc_of[order], np.arange(len(old.chunks.doc_ids) + 1))
-        for k, doc_id in enumerate(old.chunks.doc_ids):
-            old_rows[doc_id] = order[bounds[k] : bounds[k + 1]]
+@dataclass(frozen=True)
+class Written:
+    """A segment written by :func:`_write_docs`: its commit entry, and how many passages were
+    embedded for it."""
 
+    entry: dict[str, Any]
+    embedded: int
+    #: Each document's segment, passages and sentences.
+    counts: dict[str, tuple[str, int, int]]
+
+
+def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
+                reuse: set[str], embedder: Embedder, settings: ChunkSettings, progress: bool,
+                tokens: str, dense: str, base_chunks: int, *,
+                exact_only: bool = False) -> Written | None:
+    """Write one segment holding ``docs``: those in ``reuse`` copied from ``old`` (vectors
+    and word pieces as stored), the others chunked and embedded. ``base_chunks`` passages
+    are in the index beside it (word pieces are compressed past
+    :data:`TOKENS_EXACT_CHUNKS` in all). ``exact_only``: return ``None``, writing nothing,
+    rather than compress the pieces of an index whose pieces are exact (the whole index must
+    then be rewritten)."""
+    reuse = reuse if old is not None else set()
+    old_rows = old.rows_of(reuse) if old is not None and reuse else {}
     chunks: list[Chunk] = []
     chunk_vecs: list[np.ndarray] = []
     sentences: list[SentenceRef] = []
@@ -567,6 +713,9 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
             f"no passage of at least {settings.min_words} words in {len(docs)} document(s): "
             "add reports with running text (headings, addresses and dates alone are not indexed)"
         )
+    if (exact_only and (old is None or old.chunk_tokens.codec is None) and tokens == "auto"
+            and base_chunks + len(chunks) > TOKENS_EXACT_CHUNKS):
+        return None
     fresh_chunks, fresh_chunk_toks = _embed(embedder, new_chunk_texts, "chunks", progress)
     fresh_sents, fresh_sent_toks = _embed(embedder, new_sentence_texts, "sentences", progress,
                                           new_sentence_context)
@@ -578,7 +727,8 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     new_sentence_rows = [j for j, s in enumerate(sentences) if _is_new(chunks[s.chunk], reuse)]
     sent_matrix[new_sentence_rows] = fresh_sents
 
-    codec = _token_codec(old, len(chunks), tokens, fresh_chunk_toks + fresh_sent_toks)
+    codec = _token_codec(old, base_chunks + len(chunks), tokens,
+                         fresh_chunk_toks + fresh_sent_toks)
     chunk_parts, sentence_parts = [], []
     for kind, value in runs:
         if kind == "old" and old is not None:
@@ -593,31 +743,30 @@ def _rebuild(index_root: Path, docs: list[Document], old: Index | None, embedder
     sentence_tokens = TokenStore.concat(sentence_parts)
 
     by_id = {d.id: d for d in docs}
-    lexical_texts = [
-        context_text(c, by_id[c.doc_id], embedder.count_tokens, embedder.max_tokens)
-        for c in chunks
-    ]
-    lexical = LexicalStore.build(lexical_texts)
-    sentence_lexical = LexicalStore.build(
-        [s.read_text(by_id[chunks[s.chunk].doc_id].text) for s in sentences]
-    )
-    seconds = time.perf_counter() - t0
-    manifest = _manifest(docs, chunks, sentences, embedder, settings, seconds, added_origin)
-    manifest["corpus"] = str(corpus_root.resolve()) if corpus_root is not None else None
-    manifest["tokens"] = {
-        "use": "late-interaction re-ranking (MaxSim)",
-        "setting": tokens,
-        "storage": "compressed" if codec is not None else "exact",
-        "dtype": "float16" if codec is None else (
-            f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "
-            "product-quantised residual"),
-        "chunk_pieces": len(chunk_tokens.ids),
-        "sentence_pieces": len(sentence_tokens.ids)}
-    save_version(index_root, manifest, docs, chunks, chunk_matrix, sentences, sent_matrix, lexical,
-                 sentence_lexical, chunk_tokens, sentence_tokens, dense)
-    return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
-                       unchanged=unchanged, chunks=len(chunks),
-                       embedded_chunks=len(new_chunk_texts), seconds=seconds)
+    tok = LexicalTokenizer()
+    lexical = Postings.build([tok(context_text(c, by_id[c.doc_id], embedder.count_tokens,
+                                               embedder.max_tokens)) for c in chunks])
+    sentence_lexical = Postings.build(
+        [tok(s.read_text(by_id[chunks[s.chunk].doc_id].text)) for s in sentences])
+    entry = write_segment(index_root, docs, chunks, chunk_matrix, sentences, sent_matrix,
+                          lexical, sentence_lexical, chunk_tokens, sentence_tokens, dense)
+    entry.update({"sentences": len(sentences), "chunk_pieces": len(chunk_tokens.ids),
+                  "sentence_pieces": len(sentence_tokens.ids),
+                  "tokens": _token_storage(codec)})
+    per_doc: dict[str, list[int]] = {d.id: [0, 0] for d in docs}
+    for c in chunks:
+        per_doc[c.doc_id][0] += 1
+    for ref in sentences:
+        per_doc[chunks[ref.chunk].doc_id][1] += 1
+    return Written(entry, len(new_chunk_texts),
+                   {i: (entry["name"], n, m) for i, (n, m) in per_doc.items()})
+
+
+def _token_storage(codec: TokenCodec | None) -> str:
+    if codec is None:
+        return "float16"
+    return (f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "
+            "product-quantised residual")
 
 
 def _is_new(chunk: Chunk, reuse: set[str]) -> bool:
@@ -672,12 +821,31 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
-def _manifest(docs: list[Document], chunks: list[Chunk], sentences: list[SentenceRef],
-              embedder: Embedder, settings: ChunkSettings, seconds: float,
-              added_origin: set[str]) -> dict[str, Any]:
-    per_doc: dict[str, int] = {}
-    for c in chunks:
-        per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+def _manifest(docs: list[Document], old: Index | None, entries: list[dict[str, Any]],
+              written: dict[str, tuple[str, int, int]], embedder: Embedder, settings: ChunkSettings,
+              seconds: float, added_origin: set[str], corpus_root: Path | None, tokens: str,
+              dense: str) -> dict[str, Any]:
+    """The commit of ``docs``, held by the segments ``entries``; ``written`` gives the
+    segment, passage and sentence counts of each document written now (the others keep
+    theirs)."""
+    before = old.manifest["documents"] if old is not None else {}
+    documents: dict[str, Any] = {}
+    for d in docs:
+        if d.id in written:
+            segment, chunks, sentences = written[d.id]
+            record = {"content_hash": d.content_hash, "chars": len(d.text), "chunks": chunks,
+                      "sentences": sentences, "segment": segment}
+        else:
+            record = {k: before[d.id][k]
+                      for k in ("content_hash", "chars", "chunks", "sentences", "segment")}
+        documents[d.id] = {**record, "metadata": d.metadata,
+                           "file_sha256": d.metadata.get("file_sha256"),
+                           "origin": "added" if d.id in added_origin else "corpus"}
+    live = {e["name"]: e for e in entries}
+    chunk_count = sum(int(d["chunks"]) for d in documents.values())
+    sentence_count = sum(int(d["sentences"]) for d in documents.values())
+    kinds = {(e["dense"]["passages"], e["dense"]["sentences"]) for e in entries}
+    storage = {e["tokens"] for e in entries}
     return {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
@@ -691,15 +859,26 @@ def _manifest(docs: list[Document], chunks: list[Chunk], sentences: list[Sentenc
         },
         "chunking": settings.to_dict(),
         "pipeline": pipeline_fingerprint(),
-        "lexical": {"library": "bm25s", **BM25_PARAMS, "stemmer": "snowball-english",
-                    "stopwords": "bm25s-en"},
+        "lexical": {"library": "inspect_qa.lexical (postings, statistics of all segments)",
+                    **BM25_PARAMS, "stemmer": "snowball-english", "stopwords": "bm25s-en"},
         "libraries": _library_versions(),
-        "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
-        "documents": {
-            d.id: {"content_hash": d.content_hash, "chars": len(d.text),
-                   "chunks": per_doc.get(d.id, 0), "metadata": d.metadata,
-                   "file_sha256": d.metadata.get("file_sha256"),
-                   "origin": "added" if d.id in added_origin else "corpus"}
-            for d in docs
-        },
+        "corpus": str(corpus_root.resolve()) if corpus_root is not None else None,
+        "tokens": {
+            "use": "late-interaction re-ranking (MaxSim)",
+            "setting": tokens,
+            "storage": "exact" if storage == {"float16"} else "compressed",
+            "dtype": " / ".join(sorted(storage)),
+            "chunk_pieces": sum(int(e["chunk_pieces"]) for e in entries),
+            "sentence_pieces": sum(int(e["sentence_pieces"]) for e in entries)},
+        "dense": {"library": "faiss", "metric": "inner_product", "setting": dense,
+                  "passages": "/".join(sorted({k[0] for k in kinds})),
+                  "sentences": "/".join(sorted({k[1] for k in kinds})),
+                  "flat_max_rows": FLAT_MAX_ROWS, "nprobe": ANN_NPROBE,
+                  "vectors": "float16, scored exactly"},
+        "counts": {"documents": len(docs), "chunks": chunk_count, "sentences": sentence_count,
+                   "segments": len(entries),
+                   "deleted_documents": sum(len(e.get("deleted", [])) for e in entries)},
+        "segments": [live[n] for n in live],
+        "documents": documents,
     }
+

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .documents import Document
-from .stores import STOPWORDS
+from .lexical import STOPWORDS
 from .tables import DocumentInfo
 
 #: Words of a question that say it is a question, not what it is about: left out when

@@ -1,29 +1,40 @@
-"""Saving and loading an index directory: atomic versions, manifest, checksums, no pickle.
+"""Saving and loading an index directory: immutable segments, an atomic commit point,
+checksums, no pickle.
 
 Layout of ``index_dir``::
 
-    CURRENT              name of the live version directory (replaced atomically)
-    v-<time>-<rand>/     one complete index:
-        manifest.json    format, versions, model fingerprint, settings, documents, checksums
-        texts.bin        the documents' texts, UTF-8, one after another (in manifest order)
+    CURRENT              name of the live commit (replaced atomically)
+    v-<time>-<rand>/     one commit:
+        manifest.json    format, versions, model fingerprint, settings, the live documents,
+                         and the segments that hold them, each with the checksum of its
+                         segment.json and the documents deleted from it since it was written
+    segments/s-<time>-<rand>/   one segment, written once and never changed:
+        segment.json     its documents (id, metadata, text hash), counts, each file's checksum
+        texts.bin        the documents' texts, UTF-8, one after another (in segment.json order)
         text_offsets.npy byte offset of each text in texts.bin, and its end
         lower_case.json  the words the texts write in lower case somewhere (for names)
         chunks.npy       one row per passage: document number, start, end, page, last page,
                          section number (-1: none); chunk_ids.npy, sections.json beside it
         sentences.npy    one row per sentence: passage row, start, end, context start, end
         chunk_vectors.npy, sentence_vectors.npy   (float16, unit length)
-        lexical/, sentence_lexical/   bm25s files (JSON + .npy)
+        chunk_ann.faiss, sentence_ann.faiss       IVF-PQ searchers of a large segment
+        lexical/, sentence_lexical/   BM25 postings (:mod:`inspect_qa.lexical`)
         chunk_tokens/, sentence_tokens/   word-piece ids, vectors (float16) or their codes,
                          row offsets and each piece's row count; token_codec/ when compressed
 
+This is Lucene's design. Adding or changing a report writes one small segment (its own
+passages) and a new commit naming the old segments and the new one; a changed or removed
+report is a deletion marker in the commit (its rows stay in their segment, never returned,
+left out of every statistic) until its segment is merged (:func:`inspect_qa.index.optimize`).
 Nothing is kept per passage as a Python object: arrays are memory-mapped when loaded
 (:mod:`inspect_qa.tables`), and a document's text is read when one of its passages is shown.
 
-A build writes a new version directory, fsyncs it, then swaps ``CURRENT`` with ``os.replace``;
-a build killed at any moment leaves the previous version loadable and unchanged. Loading checks
-the checksum of every file of an index up to :data:`VERIFY_ALL_BYTES`; a larger one has its
-small files checked at load and the rest by ``inspect-qa check`` (reading gigabytes at every
-load would take longer than the load).
+A segment is written in a temporary directory, fsynced and renamed; then the commit is
+written the same way and ``CURRENT`` swapped with ``os.replace``: killed at any moment, a
+build leaves the previous commit loadable and unchanged. Loading checks the checksum of every
+file of an index up to :data:`VERIFY_ALL_BYTES`; a larger one has its small files checked at
+load and the rest by ``inspect-qa check`` (reading gigabytes at every load would take longer
+than the load).
 """
 
 from __future__ import annotations
@@ -49,7 +60,9 @@ from .checksums import sha256_file
 from .chunking import Chunk
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
-from .stores import ANN_NPROBE, FLAT_MAX_ROWS, DenseStore, LexicalStore, TokenCodec, TokenStore
+from .lexical import LexicalStore, Postings
+from .segments import Documents, SegmentedDense, SegmentedTokens, Stacked, bounds_of
+from .stores import FLAT_MAX_ROWS, DenseStore, TokenCodec, TokenStore
 from .tables import (
     ChunkTable,
     DocumentInfo,
@@ -61,9 +74,11 @@ from .tables import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+SEGMENTS = "segments"
+SEGMENT_MANIFEST = "segment.json"
 #: An index this large (bytes) or smaller has every file verified at load.
 VERIFY_ALL_BYTES = 256 * 2**20
 #: In a larger one, files up to this size are verified at load.
@@ -71,31 +86,51 @@ VERIFY_FILE_BYTES = 16 * 2**20
 
 
 @dataclass
+class Segment:
+    """One loaded segment: its documents, passages, sentences and stores, rows numbered from
+    0 within it."""
+
+    name: str
+    path: Path
+    doc_ids: list[str]
+    documents: DocumentStore
+    chunks: ChunkTable
+    sentences: SentenceTable
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    lexical: Postings
+    sentence_lexical: Postings
+    chunk_tokens: TokenStore
+    sentence_tokens: TokenStore
+    dense: DenseStore
+    sentence_dense: DenseStore
+    lower_case: frozenset[str]
+
+
+@dataclass
 class Index:
-    """A loaded index: documents, chunks, sentences and their stores. Read-only once built."""
+    """A loaded index: its segments read as one. Rows of passages and sentences are numbered
+    one segment after another; ``live`` marks the passages of live documents (``None``: all
+    are). Read-only once loaded."""
 
     path: Path
     manifest: dict[str, Any]
-    documents: DocumentStore
+    segments: list[Segment]
+    documents: Documents
     chunks: ChunkTable
-    chunk_vectors: np.ndarray
     sentences: SentenceTable
-    sentence_vectors: np.ndarray
+    chunk_vectors: Any
+    sentence_vectors: Any
     lexical: LexicalStore
     sentence_lexical: LexicalStore
-    chunk_tokens: TokenStore
-    sentence_tokens: TokenStore
+    chunk_tokens: Any
+    sentence_tokens: Any
+    dense: Any
+    sentence_dense: Any
     #: Words the documents write in lower case somewhere (see answers.lower_case_words).
     lower_case: frozenset[str] = frozenset()
-    #: Approximate (IVF-PQ) searchers of the chunk and sentence vectors, where built.
-    chunk_ann: Any = None
-    sentence_ann: Any = None
-    dense: DenseStore = field(init=False)
-    sentence_dense: DenseStore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.dense = DenseStore(self.chunk_vectors, self.chunk_ann)
-        self.sentence_dense = DenseStore(self.sentence_vectors, self.sentence_ann)
+    live: np.ndarray | None = None
+    live_sentences: np.ndarray | None = field(default=None)
 
     @property
     def sentence_offsets(self) -> np.ndarray:
@@ -105,6 +140,30 @@ class Index:
     @property
     def model_name(self) -> str:
         return str(self.manifest["model"]["name"])
+
+    @property
+    def live_rows(self) -> np.ndarray:
+        """The rows of live passages, ascending (``chunks`` numbers every row of every
+        segment, a deleted document's too, until its segment is merged)."""
+        if self.live is None:
+            return np.arange(len(self.chunks), dtype=np.int64)
+        return np.flatnonzero(self.live)
+
+    def rows_of(self, doc_ids: set[str]) -> dict[str, np.ndarray]:
+        """The passage rows (ascending) of each live document of ``doc_ids``."""
+        doc_of = np.asarray(self.chunks.table[:, 0], dtype=np.int64)
+        order = np.argsort(doc_of, kind="stable")  # rows grouped by document, in row order
+        bounds = np.searchsorted(doc_of[order], np.arange(len(self.chunks.doc_ids) + 1))
+        found: dict[str, np.ndarray] = {}
+        for n, doc_id in enumerate(self.chunks.doc_ids):
+            if doc_id not in doc_ids:
+                continue
+            rows = order[bounds[n] : bounds[n + 1]]
+            if self.live is not None:
+                rows = rows[self.live[rows]]
+            if len(rows):
+                found[doc_id] = rows
+        return found
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -116,17 +175,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _write_jsonl(path: Path, rows: Sequence[Any]) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[Any]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 @contextlib.contextmanager
@@ -167,21 +215,38 @@ def current_version_dir(index_dir: str | Path) -> Path:
     return version
 
 
-def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[Document],
-                 chunks: Sequence[Chunk], chunk_vectors: np.ndarray,
-                 sentences: Sequence[SentenceRef], sentence_vectors: np.ndarray,
-                 lexical: LexicalStore, sentence_lexical: LexicalStore,
-                 chunk_tokens: TokenStore, sentence_tokens: TokenStore,
-                 dense: str = "auto") -> Path:
-    """Write a complete version and make it the live one. ``dense``: ``"auto"`` builds an
-    approximate searcher (IVF-PQ) for the chunk or sentence vectors past
-    :data:`~inspect_qa.stores.FLAT_MAX_ROWS` rows; ``"flat"`` never; ``"ivf"`` always."""
-    name = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-    tmp = index_dir / f".tmp-{name}"
-    tmp.mkdir(parents=True)
+def _fsync_tree(folder: Path) -> None:
+    """fsync every file under ``folder``, then the directories holding them."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    for p in files:
+        with p.open("rb") as fh:
+            os.fsync(fh.fileno())
+    for d in {p.parent for p in files} | {folder}:
+        _fsync_dir(d)
+
+
+def _stamp(prefix: str) -> str:
+    return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+
+
+def write_segment(index_dir: Path, documents: Sequence[Document], chunks: Sequence[Chunk],
+                  chunk_vectors: np.ndarray, sentences: Sequence[SentenceRef],
+                  sentence_vectors: np.ndarray, lexical: Postings, sentence_lexical: Postings,
+                  chunk_tokens: TokenStore, sentence_tokens: TokenStore,
+                  dense: str = "auto") -> dict[str, Any]:
+    """Write one segment of ``documents`` (durably, under ``segments/``) and return its entry
+    for a commit: name, checksum of its segment.json, counts and how its vectors are searched.
+    Nothing reads it until a commit names it.
+
+    ``dense``: ``"auto"`` builds an approximate searcher (IVF-PQ) of the passage or sentence
+    vectors past :data:`~inspect_qa.stores.FLAT_MAX_ROWS` rows; ``"flat"`` never; ``"ivf"``
+    always."""
+    name = _stamp("s")
+    root = index_dir / SEGMENTS
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{name}"
+    tmp.mkdir()
     doc_ids = [d.id for d in documents]
-    if list(manifest["documents"]) != doc_ids:
-        raise ValueError("the manifest lists other documents than those saved")
     offsets = [0]
     with (tmp / "texts.bin").open("wb") as fh:
         for d in documents:
@@ -196,23 +261,19 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[
     np.save(tmp / "chunk_ids.npy", ids, allow_pickle=False)
     (tmp / "sections.json").write_text(json.dumps(sections, ensure_ascii=False), encoding="utf-8")
     np.save(tmp / "sentences.npy", _narrow(SentenceTable.encode(sentences)), allow_pickle=False)
-    np.save(tmp / "chunk_vectors.npy", np.asarray(chunk_vectors, dtype=np.float16),
-            allow_pickle=False)
-    np.save(tmp / "sentence_vectors.npy", np.asarray(sentence_vectors, dtype=np.float16),
-            allow_pickle=False)
     kinds = {}
     for what, vectors in (("chunk", chunk_vectors), ("sentence", sentence_vectors)):
-        approximate = dense == "ivf" or (dense == "auto" and len(vectors) > FLAT_MAX_ROWS)
-        if approximate and len(vectors):
+        np.save(tmp / f"{what}_vectors.npy", np.asarray(vectors, dtype=np.float16),
+                allow_pickle=False)
+        # (a single vector cannot train a quantiser: it is searched exactly)
+        approximate = len(vectors) > 1 and (
+            dense == "ivf" or (dense == "auto" and len(vectors) > FLAT_MAX_ROWS))
+        if approximate:
             import faiss
 
             faiss.write_index(DenseStore.build_ann(np.asarray(vectors, dtype=np.float16)),
                               str(tmp / f"{what}_ann.faiss"))
-        kinds[what] = ("ivf-pq" if approximate and len(vectors) else "flat")
-    manifest["dense"] = {"library": "faiss", "metric": "inner_product", "setting": dense,
-                         "passages": kinds["chunk"],
-                         "sentences": kinds["sentence"], "flat_max_rows": FLAT_MAX_ROWS,
-                         "nprobe": ANN_NPROBE, "vectors": "float16, scored exactly"}
+        kinds[what] = "ivf-pq" if approximate else "flat"
     lexical.save(tmp / "lexical")
     sentence_lexical.save(tmp / "sentence_lexical")
     chunk_tokens.save(tmp / "chunk_tokens")
@@ -222,13 +283,37 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[
             raise ValueError("chunk and sentence pieces must share one codec")
         chunk_tokens.codec.save(tmp / "token_codec")
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
-    manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    for p in [*files, tmp / MANIFEST]:
-        with p.open("rb") as fh:
-            os.fsync(fh.fileno())
-    for folder in {p.parent for p in files}:
-        _fsync_dir(folder)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "documents": [{"id": d.id, "content_hash": d.content_hash, "metadata": d.metadata}
+                      for d in documents],
+        "counts": {"documents": len(documents), "chunks": len(chunks),
+                   "sentences": len(sentences)},
+        "dense": {"passages": kinds["chunk"], "sentences": kinds["sentence"]},
+        "files": {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files},
+    }
+    (tmp / SEGMENT_MANIFEST).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+    _fsync_tree(tmp)
+    os.replace(tmp, root / name)
+    _fsync_dir(root)
+    return {"name": name, "sha256": sha256_file(root / name / SEGMENT_MANIFEST),
+            "chunks": len(chunks), "documents": len(doc_ids), "deleted": [],
+            "dense": meta["dense"]}
+
+
+def commit(index_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Make ``manifest`` (whose ``segments`` name segments already written) the live commit,
+    atomically, and delete what no commit needs any more."""
+    for entry in manifest["segments"]:
+        if not (index_dir / SEGMENTS / entry["name"] / SEGMENT_MANIFEST).is_file():
+            raise ValueError(f"segment {entry['name']} was not written")
+    name = _stamp("v")
+    tmp = index_dir / f".tmp-{name}"
+    tmp.mkdir(parents=True)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+    _fsync_tree(tmp)
     final = index_dir / name
     os.replace(tmp, final)
     _fsync_dir(index_dir)
@@ -238,7 +323,7 @@ def save_version(index_dir: Path, manifest: dict[str, Any], documents: Sequence[
         os.fsync(fh.fileno())
     os.replace(pointer_tmp, index_dir / CURRENT)  # the switch: atomic
     _fsync_dir(index_dir)
-    _cleanup(index_dir, keep=name)
+    _cleanup(index_dir, keep=name, segments={e["name"] for e in manifest["segments"]})
     return final
 
 
@@ -249,7 +334,8 @@ def _narrow(table: np.ndarray) -> np.ndarray:
     return table.astype(np.int64)
 
 
-def _cleanup(index_dir: Path, keep: str) -> None:
+def _cleanup(index_dir: Path, keep: str, segments: set[str]) -> None:
+    """Delete old commits, segments no commit names, and what a killed build left."""
     for p in index_dir.iterdir():
         stale_version = p.is_dir() and p.name.startswith(("v-", ".tmp-v-")) and p.name != keep
         stale_pointer = p.is_file() and p.name.startswith(f".{CURRENT}.")
@@ -257,6 +343,18 @@ def _cleanup(index_dir: Path, keep: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
         elif stale_pointer:
             p.unlink(missing_ok=True)
+    root = index_dir / SEGMENTS
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.is_dir() and p.name not in segments:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def segment_dirs(index_dir: str | Path) -> list[Path]:
+    """The directories of the live commit's segments, in order."""
+    root = Path(index_dir)
+    manifest = read_manifest(root)
+    return [root / SEGMENTS / e["name"] for e in manifest.get("segments", [])]
 
 
 # -- load -------------------------------------------------------------------------------------
@@ -276,9 +374,40 @@ def read_manifest(index_dir: str | Path, version: Path | None = None) -> dict[st
     return manifest
 
 
+def _files(root: Path, version: Path, manifest: dict[str, Any]) -> dict[str, str]:
+    """Every file of the commit (relative to ``root``) with its checksum: each segment's
+    segment.json (checked against the commit) lists the segment's own files."""
+    fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
+    files: dict[str, str] = {}
+    for entry in manifest.get("segments", []):
+        folder = f"{SEGMENTS}/{entry['name']}"
+        meta_path = root / folder / SEGMENT_MANIFEST
+        if not meta_path.is_file():
+            raise IndexCorrupt(f"index {str(root)!r} is missing {folder}/{SEGMENT_MANIFEST}; {fix}")
+        if sha256_file(meta_path) != entry.get("sha256"):
+            raise IndexCorrupt(f"index {str(root)!r}: {folder}/{SEGMENT_MANIFEST} does not match "
+                               f"its checksum (changed or damaged since it was built); {fix}")
+        for rel, digest in _segment_meta(root, meta_path)["files"].items():
+            files[f"{folder}/{rel}"] = digest
+    return files
+
+
+def _segment_meta(root: Path, path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
+            raise ValueError("not a segment manifest")
+        return meta
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"index {str(root)!r}: {path.parent.name}/{path.name} is unreadable "
+                           f"({exc}); rebuild it with `inspect-qa index CORPUS --out {root}`"
+                           ) from exc
+
+
 def verify_files(index_dir: str | Path, *, everything: bool = True,
                  version: Path | None = None) -> list[str]:
-    """Check the live version's files against their checksums; returns the files checked.
+    """Check the live commit's files against their checksums; returns the files checked
+    (relative to ``index_dir``).
 
     ``everything=False`` checks every file of an index up to :data:`VERIFY_ALL_BYTES`, and
     only files up to :data:`VERIFY_FILE_BYTES` of a larger one (see the module docstring).
@@ -288,12 +417,11 @@ def verify_files(index_dir: str | Path, *, everything: bool = True,
     """
     root = Path(index_dir)
     version = version or current_version_dir(root)
-    manifest = read_manifest(root, version)
+    files = _files(root, version, read_manifest(root, version))
     fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
-    files = manifest.get("files", {})
     sizes = {}
     for rel in files:
-        path = version / rel
+        path = root / rel
         if not path.is_file():
             raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
         sizes[rel] = path.stat().st_size
@@ -302,7 +430,7 @@ def verify_files(index_dir: str | Path, *, everything: bool = True,
     for rel, digest in files.items():
         if not small and sizes[rel] > VERIFY_FILE_BYTES:
             continue
-        if sha256_file(version / rel) != digest:
+        if sha256_file(root / rel) != digest:
             raise IndexCorrupt(
                 f"index {str(root)!r}: {rel} does not match its checksum (changed or "
                 f"damaged since it was built); {fix}"
@@ -315,7 +443,7 @@ def verify_files(index_dir: str | Path, *, everything: bool = True,
 
 
 def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
-    """Load the live version of ``index_dir``, checking its format and (``verify``) its files'
+    """Load the live commit of ``index_dir``, checking its format and (``verify``) its files'
     checksums as :func:`verify_files` does at load.
 
     Raises:
@@ -340,48 +468,140 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
     if verify:
         verify_files(root, everything=False, version=version)
     else:
-        for rel in manifest.get("files", {}):
-            if not (version / rel).is_file():
+        for rel in _files(root, version, manifest):
+            if not (root / rel).is_file():
                 raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
-
-    def arr(name: str) -> np.ndarray:
-        # a plain array view of the mapped file: np.memmap's own indexing is slower
-        return np.asarray(np.load(version / name, allow_pickle=False, mmap_mode="r"))
-
     try:
-        infos = [DocumentInfo(i, d["metadata"], d["content_hash"])
-                 for i, d in manifest["documents"].items()]
-        documents = DocumentStore(infos, read_texts(version / "texts.bin"),
-                                  np.load(version / "text_offsets.npy", allow_pickle=False))
-        sentences = SentenceTable(arr("sentences.npy"), len(arr("chunks.npy")))
-        sections = json.loads((version / "sections.json").read_text(encoding="utf-8"))
-        chunks = ChunkTable(arr("chunks.npy"), arr("chunk_ids.npy"), sections,
-                            [d.id for d in infos], documents, sentences)
-        chunk_vectors = arr("chunk_vectors.npy")
-        sentence_vectors = arr("sentence_vectors.npy")
-        lexical = LexicalStore.load(version / "lexical")
-        sentence_lexical = LexicalStore.load(version / "sentence_lexical")
-        codec = (TokenCodec.load(version / "token_codec")
-                 if (version / "token_codec").is_dir() else None)
-        chunk_tokens = TokenStore.load(version / "chunk_tokens", codec)
-        sentence_tokens = TokenStore.load(version / "sentence_tokens", codec)
-        lower_case = frozenset(json.loads((version / "lower_case.json").read_text(
-            encoding="utf-8")))
-        anns = {}
-        for what in ("chunk", "sentence"):
-            path = version / f"{what}_ann.faiss"
-            if path.is_file():
-                import faiss
-
-                anns[what] = faiss.read_index(str(path))
+        entries = manifest["segments"]
+        codecs: dict[str, TokenCodec] = {}
+        segments = [_load_segment(root / SEGMENTS / e["name"], codecs) for e in entries]
+        deleted = [set(e.get("deleted", [])) for e in entries]
+        return _join(root, manifest, segments, deleted)
     except RuntimeError as exc:  # FAISS's own error for a damaged index file
         raise IndexCorrupt(f"index {str(root)!r}: an approximate-search file cannot be read "
                            f"({str(exc).splitlines()[0][:200]}); {fix}") from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
-    if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences)
-            or len(chunk_tokens) != len(chunks) or len(sentence_tokens) != len(sentences)):
-        raise IndexCorrupt(f"index {str(root)!r}: vectors and chunks disagree in number; {fix}")
-    return Index(root, manifest, documents, chunks, chunk_vectors, sentences, sentence_vectors,
-                 lexical, sentence_lexical, chunk_tokens, sentence_tokens, lower_case,
-                 anns.get("chunk"), anns.get("sentence"))
+
+
+def _load_segment(path: Path, codecs: dict[str, TokenCodec]) -> Segment:
+    """One segment, its arrays memory-mapped. Segments compressed with the same codec share
+    one :class:`~inspect_qa.stores.TokenCodec` (``codecs``, by checksum)."""
+    meta = json.loads((path / SEGMENT_MANIFEST).read_text(encoding="utf-8"))
+
+    def arr(name: str) -> np.ndarray:
+        # a plain array view of the mapped file: np.memmap's own indexing is slower
+        return np.asarray(np.load(path / name, allow_pickle=False, mmap_mode="r"))
+
+    infos = [DocumentInfo(d["id"], d["metadata"], d["content_hash"]) for d in meta["documents"]]
+    documents = DocumentStore(infos, read_texts(path / "texts.bin"),
+                              np.load(path / "text_offsets.npy", allow_pickle=False))
+    doc_ids = [d.id for d in infos]
+    table = arr("chunks.npy")
+    sentences = SentenceTable(arr("sentences.npy"), len(table))
+    sections = json.loads((path / "sections.json").read_text(encoding="utf-8"))
+    chunks = ChunkTable(table, arr("chunk_ids.npy"), sections, doc_ids,
+                        lambda n: documents[doc_ids[n]].text, sentences)
+    codec = None
+    if (path / "token_codec").is_dir():
+        key = meta["files"].get("token_codec/centroids.npy", "") + meta["files"].get(
+            "token_codec/codebooks.npy", "")
+        codec = codecs.get(key) or codecs.setdefault(key, TokenCodec.load(path / "token_codec"))
+    anns = {}
+    for what in ("chunk", "sentence"):
+        if (path / f"{what}_ann.faiss").is_file():
+            import faiss
+
+            anns[what] = faiss.read_index(str(path / f"{what}_ann.faiss"))
+    chunk_vectors, sentence_vectors = arr("chunk_vectors.npy"), arr("sentence_vectors.npy")
+    segment = Segment(
+        name=path.name, path=path, doc_ids=doc_ids, documents=documents, chunks=chunks,
+        sentences=sentences, chunk_vectors=chunk_vectors, sentence_vectors=sentence_vectors,
+        lexical=Postings.load(path / "lexical"),
+        sentence_lexical=Postings.load(path / "sentence_lexical"),
+        chunk_tokens=TokenStore.load(path / "chunk_tokens", codec),
+        sentence_tokens=TokenStore.load(path / "sentence_tokens", codec),
+        dense=DenseStore(chunk_vectors, anns.get("chunk")),
+        sentence_dense=DenseStore(sentence_vectors, anns.get("sentence")),
+        lower_case=frozenset(json.loads((path / "lower_case.json").read_text(encoding="utf-8"))))
+    n, m = len(chunks), len(sentences)
+    if (len(chunk_vectors) != n or len(sentence_vectors) != m or len(segment.chunk_tokens) != n
+            or len(segment.sentence_tokens) != m or len(segment.lexical) != n
+            or len(segment.sentence_lexical) != m):
+        raise ValueError(f"segment {path.name}: vectors and passages disagree in number")
+    return segment
+
+
+def _join(root: Path, manifest: dict[str, Any], segments: list[Segment],
+          deleted: list[set[str]]) -> Index:
+    """The segments read as one index, without the documents ``deleted`` from each."""
+    gone: list[np.ndarray | None] = []
+    gone_sentences: list[np.ndarray | None] = []
+    for seg, ids in zip(segments, deleted, strict=True):
+        numbers = [i for i, d in enumerate(seg.doc_ids) if d in ids]
+        if not numbers:
+            gone.append(None)
+            gone_sentences.append(None)
+            continue
+        rows = np.isin(np.asarray(seg.chunks.table[:, 0]), numbers)
+        gone.append(rows)
+        gone_sentences.append(rows[seg.sentences.chunks])
+    documents = Documents([s.documents for s in segments],
+                          [[d for d in s.doc_ids if d not in ids]
+                           for s, ids in zip(segments, deleted, strict=True)])
+    lower_case = frozenset().union(*(s.lower_case for s in segments))
+    lexical = LexicalStore([s.lexical for s in segments], gone)
+    sentence_lexical = LexicalStore([s.sentence_lexical for s in segments], gone_sentences)
+    live = live_sentences = None
+    if any(g is not None for g in gone):
+        live = ~np.concatenate([np.zeros(len(s.chunks), bool) if g is None else g
+                                for s, g in zip(segments, gone, strict=True)])
+        live_sentences = ~np.concatenate([np.zeros(len(s.sentences), bool) if g is None else g
+                                          for s, g in zip(segments, gone_sentences, strict=True)])
+    if len(segments) == 1:
+        s = segments[0]
+        tokens = ((s.chunk_tokens, s.sentence_tokens) if live is None else
+                  (SegmentedTokens([s.chunk_tokens], gone),
+                   SegmentedTokens([s.sentence_tokens], gone_sentences)))
+        return Index(root, manifest, segments, documents, s.chunks, s.sentences,
+                     s.chunk_vectors, s.sentence_vectors, lexical, sentence_lexical,
+                     tokens[0], tokens[1], s.dense, s.sentence_dense, lower_case, live,
+                     live_sentences)
+    chunks, sentences = _joined_tables(segments)
+    return Index(
+        root, manifest, segments, documents, chunks, sentences,
+        Stacked([s.chunk_vectors for s in segments]),
+        Stacked([s.sentence_vectors for s in segments]), lexical, sentence_lexical,
+        SegmentedTokens([s.chunk_tokens for s in segments], gone),
+        SegmentedTokens([s.sentence_tokens for s in segments], gone_sentences),
+        SegmentedDense([s.dense for s in segments]),
+        SegmentedDense([s.sentence_dense for s in segments]), lower_case, live, live_sentences)
+
+
+def _joined_tables(segments: list[Segment]) -> tuple[ChunkTable, SentenceTable]:
+    """One passage table and one sentence table for all ``segments`` (small integer arrays,
+    copied; document, section and passage numbers shifted to be the whole index's)."""
+    doc_bounds = bounds_of([len(s.doc_ids) for s in segments])
+    section_bounds = bounds_of([len(s.chunks.sections) for s in segments])
+    chunk_bounds = bounds_of([len(s.chunks) for s in segments])
+    tables, sentence_tables = [], []
+    for k, s in enumerate(segments):
+        t = np.array(s.chunks.table, dtype=np.int64)
+        t[:, 0] += doc_bounds[k]
+        t[t[:, 5] >= 0, 5] += section_bounds[k]
+        tables.append(t)
+        u = np.array(s.sentences.table, dtype=np.int64)
+        u[:, 0] += chunk_bounds[k]
+        sentence_tables.append(u)
+    doc_ids = [d for s in segments for d in s.doc_ids]
+
+    def text_of(n: int) -> str:
+        k = int(np.searchsorted(doc_bounds, n, side="right") - 1)
+        return segments[k].documents[doc_ids[n]].text
+
+    sentences = SentenceTable(_narrow(np.concatenate(sentence_tables)), int(chunk_bounds[-1]))
+    chunks = ChunkTable(_narrow(np.concatenate(tables)),
+                        np.concatenate([np.asarray(s.chunks.ids) for s in segments]),
+                        [x for s in segments for x in s.chunks.sections], doc_ids, text_of,
+                        sentences)
+    return chunks, sentences

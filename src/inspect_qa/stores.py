@@ -1,4 +1,5 @@
-"""The searchable stores behind an index: dense (FAISS), lexical (bm25s) and token vectors.
+"""The searchable stores behind an index: dense (FAISS) and token vectors (BM25 is in
+:mod:`inspect_qa.lexical`).
 
 All are saved as plain files (``.npy`` and JSON), never pickle. Dense and lexical scores for
 every row can be asked for, so hybrid search can fuse exact scores rather than ranks; token
@@ -9,23 +10,16 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bm25s.stopwords import STOPWORDS_EN
 
 from .embedding import TokenVectors
 
 log = logging.getLogger(__name__)
 
-# Words, numbers with their decimal point or thousands separator kept ("1.5", "1,200") and
-# percentages, so that "84%" and "0.5" stay searchable; single characters count ("5 hours").
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
-
-BM25_PARAMS: dict[str, Any] = {"method": "lucene", "k1": 1.5, "b": 0.75}
 #: Dense stores of more rows than this search approximately (IVF-PQ), smaller ones exactly.
 FLAT_MAX_ROWS = 32_768
 #: Sub-vectors (bytes) of an IVF-PQ code, and cells visited per search.
@@ -36,99 +30,6 @@ TOKEN_SUBVECTORS = 48
 #: Most pieces a token codec is trained on (a random sample beyond), and fewest it can be.
 TOKEN_TRAIN_MAX = 65536
 TOKEN_TRAIN_MIN = 10240
-#: English stopwords (bm25s's list): not searched for, lexically or by late interaction.
-STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN)
-
-
-class LexicalTokenizer:
-    """Lower-cases, splits into words and numbers, drops English stopwords, stems (Snowball)."""
-
-    def __init__(self) -> None:
-        import Stemmer
-
-        self._stem = Stemmer.Stemmer("english").stemWord
-        self._stop = STOPWORDS
-
-    def __call__(self, text: str) -> list[str]:
-        out = []
-        for tok in _TOKEN.findall(text.lower().replace("’", "'")):
-            if tok in self._stop:
-                continue
-            out.append(tok if tok[0].isdigit() else self._stem(tok.replace("'s", "")))
-        return out
-
-
-def _quiet_bm25s() -> None:
-    # bm25s sets its logger to DEBUG, so its "Building index from tokens" reaches any handler
-    # a program installs: terminal output is for people, not library internals.
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
-class LexicalStore:
-    """BM25 (Lucene variant, k1=1.5, b=0.75) over token lists, with bm25s."""
-
-    def __init__(self, bm25: Any, tokenizer: LexicalTokenizer):
-        self._bm25 = bm25
-        self._tok = tokenizer
-        self._vocab: dict[str, int] = bm25.vocab_dict
-
-    @classmethod
-    def build(cls, texts: list[str]) -> LexicalStore:
-        import bm25s
-
-        _quiet_bm25s()
-        tok = LexicalTokenizer()
-        corpus = [tok(t) or [""] for t in texts]
-        bm25 = bm25s.BM25(**BM25_PARAMS)
-        bm25.index(corpus, show_progress=False)
-        return cls(bm25, tok)
-
-    def save(self, directory: Path) -> None:
-        self._bm25.save(str(directory))
-
-    @classmethod
-    def load(cls, directory: Path) -> LexicalStore:
-        import bm25s
-
-        _quiet_bm25s()
-        bm25 = bm25s.BM25.load(str(directory), mmap=True)
-        return cls(bm25, LexicalTokenizer())
-
-    def query_tokens(self, question: str) -> list[str]:
-        return [t for t in self._tok(question) if t in self._vocab]
-
-    @property
-    def vocabulary(self) -> dict[str, int]:
-        return self._vocab
-
-    def tokenize(self, text: str) -> list[str]:
-        """Stemmed content words of ``text``, known to the index or not."""
-        return self._tok(text)
-
-    def idf(self, token: str) -> float:
-        """Lucene's BM25 idf of a token; a token the corpus lacks counts as rarest (df = 0)."""
-        n = int(self._bm25.scores["num_docs"])
-        tid = self._vocab.get(token)
-        df = 0 if tid is None else int(self._df[tid])
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
-
-    @property
-    def _df(self) -> np.ndarray:
-        # bm25s stores scores as a token-major sparse matrix: row pointer differences are the
-        # number of documents holding each token.
-        cached = getattr(self, "_df_cache", None)
-        if cached is None:
-            cached = np.diff(np.asarray(self._bm25.scores["indptr"]))
-            self._df_cache = cached
-        return cached
-
-    def scores(self, question: str) -> np.ndarray:
-        """BM25 score of every row for ``question`` (zeros when no query word is indexed)."""
-        toks = self.query_tokens(question)
-        n = int(self._bm25.scores["num_docs"])
-        if not toks:
-            return np.zeros(n, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
 
 
 class DenseStore:
@@ -335,14 +236,24 @@ class TokenStore:
     def compressed(self) -> bool:
         return self.codes is not None
 
+    @property
+    def df(self) -> tuple[np.ndarray, np.ndarray]:
+        """The piece ids present (ascending), and the number of rows holding each."""
+        return self._df
+
     def _count_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """For each piece id, the number of rows holding it."""
-        ids = np.asarray(self.ids, dtype=np.int64)
+        return self.row_counts(np.arange(len(self), dtype=np.int64))
+
+    def row_counts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each piece id found in ``rows``, the number of those rows holding it."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = self.offsets[rows + 1] - self.offsets[rows]
+        ids = np.asarray(self.ids[_ranges(self.offsets[rows], lengths)], dtype=np.int64)
         if not len(ids):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        rows = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.offsets))
+        owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
         span = int(ids.max()) + 1
-        pairs = np.unique(rows * span + ids)
+        pairs = np.unique(owner * span + ids)
         known, counts = np.unique(pairs % span, return_counts=True)
         return known, counts
 
@@ -452,15 +363,19 @@ class TokenStore:
 
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """BM25-style rarity of each piece id over the rows (unseen pieces are the rarest)."""
-        known, counts = self._df
+        return self.rarity(*self._df, len(self), ids)
+
+    @staticmethod
+    def rarity(known: np.ndarray, counts: np.ndarray, rows: int, ids: np.ndarray) -> np.ndarray:
+        """BM25's idf of pieces ``ids`` among ``rows`` rows, ``counts[i]`` of which hold
+        piece ``known[i]`` (``known`` ascending)."""
         ids = np.asarray(ids, dtype=np.int64)
         df = np.zeros(len(ids))
         if len(known):
             pos = np.clip(np.searchsorted(known, ids), 0, len(known) - 1)
             seen = known[pos] == ids
             df[seen] = counts[pos[seen]]
-        n = len(self)
-        return np.log((n - df + 0.5) / (df + 0.5) + 1.0)
+        return np.log((rows - df + 0.5) / (df + 0.5) + 1.0)
 
     def maxsim(self, query: np.ndarray, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Weighted MaxSim of the query's piece vectors with each of ``rows`` (0 for a row

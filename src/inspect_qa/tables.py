@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -113,16 +113,17 @@ class DocumentStore(Mapping[str, Document]):
 class ChunkTable(Sequence[Chunk]):
     """The passages of an index: ``table`` rows hold (document number, start, end, page,
     last page, section number), -1 for none; ``ids`` the passages' ids; ``sentences`` their
-    sentences (a :class:`SentenceTable`, in passage order)."""
+    sentences (a :class:`SentenceTable`, in passage order). ``text_of(n)`` is the text of
+    document number ``n`` (``doc_ids[n]``)."""
 
     def __init__(self, table: np.ndarray, ids: np.ndarray, sections: Sequence[str],
-                 doc_ids: Sequence[str], documents: Mapping[str, Document],
+                 doc_ids: Sequence[str], text_of: Callable[[int], str],
                  sentences: SentenceTable):
         self.table = table
         self.ids = ids
         self.sections = list(sections)
         self.doc_ids = list(doc_ids)
-        self._documents = documents
+        self._text_of = text_of
         self._sentences = sentences
         if table.ndim != 2 or table.shape[1] != len(CHUNK_COLUMNS) or len(ids) != len(table):
             raise ValueError("the passage table and passage ids disagree")
@@ -144,7 +145,7 @@ class ChunkTable(Sequence[Chunk]):
             raise IndexError(i)
         doc, start, end, page, page_end, section = (int(x) for x in self.table[i])
         doc_id = self.doc_ids[doc]
-        text = normalise(self._documents[doc_id].text[start:end])
+        text = normalise(self._text_of(doc)[start:end])
         first, last = self._sentences.range_of(i)
         spans = tuple((int(s[1]), int(s[2])) for s in self._sentences.table[first:last])
         return Chunk(id=str(self.ids[i]), doc_id=doc_id, start=start, end=end, text=text,

@@ -297,7 +297,7 @@ def open_retriever(index_dir: str | Path = "index", corpus_dir: str | Path = "se
         t0 = time.perf_counter()
         r = Retriever.build(corpus_dir, index_dir, embedder=embedder, progress=True)
         log.info("index ready in %.1fs: %d documents, %d chunks", time.perf_counter() - t0,
-                 len(r.index.documents), len(r.index.chunks))
+                 len(r.index.documents), len(r.index.live_rows))
         return r
     log.warning("no corpus folder %s: serving index %s as it is", corpus_dir, index_dir)
     return Retriever.load(index_dir, embedder=embedder)

@@ -226,14 +226,14 @@ def lexical_scores(doc_texts: tuple[str, ...] | list[str], query_texts: tuple[st
     """BM25 (Lucene variant, k1=1.5, b=0.75) scores, shape ``(queries, documents)``.
 
     ``tokenizer`` is ``"bm25s"`` (as the bm25s benchmark) or ``"inspect-qa"`` (the seed index's
-    :class:`~inspect_qa.stores.LexicalTokenizer`).
+    :class:`~inspect_qa.lexical.LexicalTokenizer`).
     """
     import bm25s
 
     if tokenizer == "bm25s":
         docs, queries = _bm25s_tokens(list(doc_texts)), _bm25s_tokens(list(query_texts))
     elif tokenizer == "inspect-qa":
-        from ..stores import LexicalTokenizer
+        from ..lexical import LexicalTokenizer
 
         tok = LexicalTokenizer()
         docs, queries = [tok(t) for t in doc_texts], [tok(t) for t in query_texts]

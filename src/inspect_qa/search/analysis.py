@@ -11,8 +11,9 @@ import numpy as np
 
 from ..embedding import Embedder, TokenVectors
 from ..errors import InvalidQuery
+from ..lexical import LexicalStore
 from ..query import QUESTION_WORDS, DocumentHints, document_hints
-from ..stores import LexicalStore, TokenStore
+from ..stores import TokenStore
 from ..vocabulary import Lexicon, corpus_acronyms, glossary
 
 #: Longest question accepted, in characters (it must also fit the model's window).

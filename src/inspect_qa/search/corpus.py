@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from ..answers import DIGITS, lower_case_words, type_words
 from ..confidence import document_words
 from ..storage import Index
+from ..tables import DocumentInfo
 
 #: Derived values (a sentence's words, names, a document's numbers) kept per kind.
 CACHE_ENTRIES = 50_000
@@ -37,6 +39,11 @@ class Corpus:
         #: Passage row of each sentence.
         self.sentence_chunks = np.asarray(index.sentences.chunks, dtype=np.int64)
         self.sentence_documents = self.chunk_documents[self.sentence_chunks]
+        #: Passages of live documents (``None``: every passage is; a deleted document's stay
+        #: in their segment until it is merged).
+        self.live: np.ndarray | None = index.live
+        #: The live passages' rows, ascending.
+        self.live_rows = index.live_rows
         self._lock = threading.Lock()
         self._caches: dict[str, OrderedDict[Any, Any]] = {}
         self._lower: frozenset[str] | None = None
@@ -47,11 +54,19 @@ class Corpus:
     # -- rows -------------------------------------------------------------------------------
 
     def mask(self, allowed: set[str] | None) -> np.ndarray | None:
-        """Which passages the documents ``allowed`` hold (``None``: all)."""
+        """Which live passages the documents ``allowed`` hold (``None``: all, and then
+        ``None`` when every passage is live)."""
         if allowed is None:
-            return None
+            return self.live
         docs = np.array([d in allowed for d in self.document_ids], dtype=bool)
-        return docs[self.chunk_documents] if len(docs) else np.zeros(len(self), dtype=bool)
+        rows = docs[self.chunk_documents] if len(docs) else np.zeros(len(self), dtype=bool)
+        return rows if self.live is None else rows & self.live
+
+    def document_scores(self, score: Callable[[DocumentInfo], float]) -> np.ndarray:
+        """``score`` of each live document, by document number (0 for a deleted one)."""
+        info = self.index.documents.info
+        return np.array([score(info[d]) if d in info else 0.0 for d in self.document_ids],
+                        dtype=np.float32)
 
     def sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows of passages ``rows`` (in order), and where each passage's

@@ -78,8 +78,7 @@ def gather(corpus: Corpus, question: Question, first: FirstStage) -> Evidence:
         ls = _best(sl, starts)
     meta = zeros
     if question.hints:
-        match = np.array([hint_match(ix.documents.info[d], question.hints)
-                          for d in corpus.document_ids], dtype=np.float32)
+        match = corpus.document_scores(lambda d: hint_match(d, question.hints))
         meta = match[corpus.chunk_documents[rows]]
     return Evidence(rows, dc, ds, lc, ls, meta, sentences, starts, sd, sl)
 

@@ -48,11 +48,13 @@ class FirstStage:
     lexical_sentence: np.ndarray | None
 
 
-def reference_rows(n: int) -> np.ndarray:
-    """An even sample of ``REFERENCE_ROWS`` rows of ``n`` (all of them when ``n`` is less)."""
-    if n <= REFERENCE_ROWS:
-        return np.arange(n, dtype=np.int64)
-    return np.unique(np.linspace(0, n - 1, REFERENCE_ROWS).round().astype(np.int64))
+def reference_rows(corpus: Corpus) -> np.ndarray:
+    """An even sample of ``REFERENCE_ROWS`` of the live passages (all of them when they are
+    fewer)."""
+    live = corpus.live_rows
+    if len(live) <= REFERENCE_ROWS:
+        return live
+    return live[np.unique(np.linspace(0, len(live) - 1, REFERENCE_ROWS).round().astype(np.int64))]
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray | None, depth: int,
@@ -94,7 +96,7 @@ def feedback(index: Index, vector: np.ndarray) -> np.ndarray:
     passages, whose words are the report's."""
     if not analysis.PRF_BETA or len(index.dense) <= analysis.PRF_DEPTH:
         return vector
-    _, top = index.dense.search(vector.reshape(1, -1), analysis.PRF_DEPTH)
+    _, top = index.dense.search(vector.reshape(1, -1), analysis.PRF_DEPTH, index.live)
     rows = top[0][top[0] >= 0]  # an approximate search marks missing rows -1
     moved = vector + analysis.PRF_BETA * np.asarray(index.chunk_vectors[rows], np.float32).mean(axis=0)
     return (moved / np.linalg.norm(moved)).astype(np.float32)
@@ -104,18 +106,18 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         lexical: bool) -> FirstStage:
     """The candidates for ``question`` among the passages ``allowed`` (``None``: all)."""
     ix = corpus.index
-    n = len(corpus)
     vector = feedback(ix, question.vector) if dense and question.vector is not None else None
     lc = sl = None
     if lexical:
         lc, sl = lexical_scores(ix, question)
-    reference = reference_rows(n)
-    if n <= REFERENCE_ROWS:
+    reference = reference_rows(corpus)
+    if len(corpus.live_rows) <= REFERENCE_ROWS:
         return FirstStage(reference, reference, True, vector, lc, sl)
+    if allowed is None:
+        allowed = corpus.live
     masks = [allowed]
     if question.hints:
-        named = np.array([hint_match(ix.documents.info[d], question.hints) > 0
-                          for d in corpus.document_ids], dtype=bool)
+        named = corpus.document_scores(lambda d: hint_match(d, question.hints)) > 0
         if named.any():
             in_named = named[corpus.chunk_documents]
             masks.append(in_named if allowed is None else in_named & allowed)
@@ -139,10 +141,12 @@ def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None
                   ) -> np.ndarray:
     """Candidate sentences of a timeline: the best ``depth`` allowed by dense and by BM25 over
     every sentence, and those of the reference passages (every sentence of a small index)."""
-    reference = reference_rows(len(corpus))
+    reference = reference_rows(corpus)
     own, _ = corpus.sentences_of(reference)
-    if len(corpus) <= REFERENCE_ROWS:
+    if len(corpus.live_rows) <= REFERENCE_ROWS:
         return own
+    if allowed is None:
+        allowed = corpus.live
     mask = None if allowed is None else allowed[corpus.sentence_chunks]
     found = [own, _top(lexical_sentence, mask, depth, matched=True)]
     if vector is not None:

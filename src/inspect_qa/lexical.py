@@ -1,0 +1,226 @@
+"""BM25 over an index made of segments, with the statistics of the whole index.
+
+bm25s (which built the lexical index until format 5) stores each posting's score with the
+term's idf and the corpus's average length baked in, so two indexes built apart cannot be
+searched as one: their idf and lengths disagree. Here each segment stores plain postings
+(:class:`Postings`: for each term, the rows holding it and how often), and
+:class:`LexicalStore` scores them with statistics summed over every segment at load, less
+the deleted documents', as Lucene does with its collection statistics. An index searched as
+several segments therefore scores every passage exactly as the same passages built as one
+index would, and as bm25s did: the Lucene variant of BM25 (k1 = 1.5, b = 0.75, idf =
+ln(1 + (N - df + 0.5) / (df + 0.5))), each posting's weight rounded to float32 and summed in
+float32, a question's repeated words counted each time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
+
+# Words, numbers with their decimal point or thousands separator kept ("1.5", "1,200") and
+# percentages, so that "84%" and "0.5" stay searchable; single characters count ("5 hours").
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+
+BM25_PARAMS: dict[str, Any] = {"method": "lucene", "k1": 1.5, "b": 0.75}
+#: English stopwords (bm25s's list): not searched for, lexically or by late interaction.
+STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN)
+
+
+class LexicalTokenizer:
+    """Lower-cases, splits into words and numbers, drops English stopwords, stems (Snowball)."""
+
+    def __init__(self) -> None:
+        import Stemmer
+
+        self._stem = Stemmer.Stemmer("english").stemWord
+        self._stop = STOPWORDS
+
+    def __call__(self, text: str) -> list[str]:
+        out = []
+        for tok in _TOKEN.findall(text.lower().replace("’", "'")):
+            if tok in self._stop:
+                continue
+            out.append(tok if tok[0].isdigit() else self._stem(tok.replace("'s", "")))
+        return out
+
+
+class Postings:
+    """One segment's inverted lists: ``terms`` (sorted), and for term ``t`` the rows
+    ``rows[indptr[t]:indptr[t + 1]]`` (ascending) holding it ``tf[...]`` times; ``lengths``
+    is each row's number of words."""
+
+    def __init__(self, terms: Sequence[str], indptr: np.ndarray, rows: np.ndarray,
+                 tf: np.ndarray, lengths: np.ndarray):
+        self.terms = list(terms)
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.rows = rows
+        self.tf = tf
+        self.lengths = lengths
+        if (len(self.indptr) != len(self.terms) + 1 or self.indptr[0] != 0
+                or self.indptr[-1] != len(rows) or len(tf) != len(rows)
+                or np.any(np.diff(self.indptr) < 0)):
+            raise ValueError("postings and their terms disagree")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def df(self) -> np.ndarray:
+        """Rows holding each term."""
+        return np.diff(self.indptr)
+
+    @classmethod
+    def build(cls, token_lists: Sequence[Sequence[str]]) -> Postings:
+        # A row without words counts as one empty word, as bm25s counted it: the average
+        # length, and so every score, stays what it was.
+        lists = [list(t) or [""] for t in token_lists]
+        terms = sorted({t for toks in lists for t in toks})
+        number = {t: i for i, t in enumerate(terms)}
+        lengths = np.array([len(t) for t in lists], dtype=np.int64)
+        ids = np.fromiter((number[t] for toks in lists for t in toks), dtype=np.int64,
+                          count=int(lengths.sum()))
+        owners = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
+        pairs, tf = np.unique(ids * max(len(lists), 1) + owners, return_counts=True)
+        term_of, rows = np.divmod(pairs, max(len(lists), 1))  # term-major, rows ascending
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(term_of, minlength=len(terms)))])
+        return cls(terms, indptr, rows.astype(np.int32),
+                   tf.astype(np.uint16 if tf.max(initial=0) < 2**16 else np.uint32),
+                   lengths.astype(np.int32))
+
+    def deleted_counts(self, deleted: np.ndarray) -> np.ndarray:
+        """For each term, the number of rows marked in ``deleted`` (booleans) holding it."""
+        positions = np.flatnonzero(deleted[np.asarray(self.rows)])
+        term_of = np.searchsorted(self.indptr, positions, side="right") - 1
+        return np.bincount(term_of, minlength=len(self.terms))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "terms.json").write_text(json.dumps(self.terms, ensure_ascii=False),
+                                              encoding="utf-8")
+        for name in ("indptr", "rows", "tf", "lengths"):
+            np.save(directory / f"{name}.npy", np.asarray(getattr(self, name)),
+                    allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> Postings:
+        """Terms, pointers and lengths in memory; the postings memory-mapped."""
+        def arr(name: str, mmap: bool) -> np.ndarray:
+            return np.asarray(np.load(directory / f"{name}.npy", allow_pickle=False,
+                                      mmap_mode="r" if mmap else None))
+
+        terms = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
+        if not isinstance(terms, list):
+            raise ValueError(f"{directory.name}/terms.json is not a list")
+        return cls(terms, arr("indptr", False), arr("rows", True), arr("tf", True),
+                   arr("lengths", False))
+
+
+class LexicalStore:
+    """BM25 of every row of one or more segments' :class:`Postings` (rows numbered one
+    segment after another), with the statistics of their live rows: ``deleted[k]`` marks the
+    rows of segment ``k`` that no longer count (``None``: none)."""
+
+    def __init__(self, parts: Sequence[Postings],
+                 deleted: Sequence[np.ndarray | None] | None = None):
+        self.parts = list(parts)
+        deleted = list(deleted) if deleted is not None else [None] * len(self.parts)
+        self._tok = LexicalTokenizer()
+        self.bounds = np.concatenate([[0], np.cumsum([len(p) for p in self.parts])]).astype(
+            np.int64)
+        if len(self.parts) == 1:
+            terms: list[str] = self.parts[0].terms
+            to_global = [np.arange(len(terms), dtype=np.int64)]
+        else:
+            everything = np.concatenate([np.asarray(p.terms, dtype=str) for p in self.parts]
+                                        or [np.zeros(0, str)])
+            unique, inverse = np.unique(everything, return_inverse=True)
+            terms = unique.tolist()
+            cuts = np.cumsum([len(p.terms) for p in self.parts])[:-1]
+            to_global = np.split(inverse.astype(np.int64), cuts)
+        df = np.zeros(len(terms), dtype=np.int64)
+        rows = words = 0
+        self._live: list[np.ndarray | None] = []
+        for p, glob, gone in zip(self.parts, to_global, deleted, strict=True):
+            counts = p.df
+            live_lengths = p.lengths
+            if gone is not None and gone.any():
+                counts = counts - p.deleted_counts(gone)
+                live_lengths = p.lengths[~gone]
+                self._live.append(~gone)
+            else:
+                self._live.append(None)
+            np.add.at(df, glob, counts)
+            rows += len(live_lengths)
+            words += int(np.sum(live_lengths, dtype=np.int64))
+        self.num_docs = rows
+        average = words / rows if rows else 1.0
+        k1, b = BM25_PARAMS["k1"], BM25_PARAMS["b"]
+        # Each row's length term, with the average over every live row of every segment.
+        self._norms = [k1 * ((1 - b) + b * np.asarray(p.lengths, dtype=np.float64) / average)
+                       for p in self.parts]
+        self._df = df
+        self._vocab: dict[str, int] = {t: i for i, t in enumerate(terms) if df[i] > 0}
+        self._local: list[np.ndarray] = []
+        for p, glob in zip(self.parts, to_global, strict=True):
+            local = np.full(len(terms), -1, dtype=np.int64)
+            local[glob] = np.arange(len(p.terms), dtype=np.int64)
+            self._local.append(local)
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalStore:
+        """One segment's store of ``texts``, tokenized by :class:`LexicalTokenizer`."""
+        tok = LexicalTokenizer()
+        return cls([Postings.build([tok(t) for t in texts])])
+
+    def __len__(self) -> int:
+        return int(self.bounds[-1])
+
+    def query_tokens(self, question: str) -> list[str]:
+        return [t for t in self._tok(question) if t in self._vocab]
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """The terms some live row holds (by their number)."""
+        return self._vocab
+
+    def tokenize(self, text: str) -> list[str]:
+        """Stemmed content words of ``text``, known to the index or not."""
+        return self._tok(text)
+
+    def _idf(self, df: int) -> float:
+        n = self.num_docs
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def idf(self, token: str) -> float:
+        """Lucene's BM25 idf of a token; a token the corpus lacks counts as rarest (df = 0)."""
+        tid = self._vocab.get(token)
+        return self._idf(0 if tid is None else int(self._df[tid]))
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every row for ``question`` (zeros when no query word is indexed, and
+        for deleted rows)."""
+        out = np.zeros(len(self), dtype=np.float32)
+        for token in self.query_tokens(question):
+            gid = self._vocab[token]
+            idf = np.float32(self._idf(int(self._df[gid])))
+            for k, p in enumerate(self.parts):
+                t = int(self._local[k][gid])
+                if t < 0:
+                    continue
+                a, b = int(p.indptr[t]), int(p.indptr[t + 1])
+                rows = np.asarray(p.rows[a:b], dtype=np.int64)
+                tf = np.asarray(p.tf[a:b], dtype=np.float64)
+                weight = (idf * (tf / (self._norms[k][rows] + tf))).astype(np.float32)
+                out[self.bounds[k] + rows] += weight
+        for k, live in enumerate(self._live):
+            if live is not None:
+                part = out[self.bounds[k] : self.bounds[k + 1]]
+                part[~live] = 0.0
+        return out

@@ -1,0 +1,172 @@
+"""Segments: an index changed report by report searches exactly as one built whole."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspect_qa import add_documents, remove_documents
+from inspect_qa.index import MERGE_FACTOR, build_index, optimize
+from inspect_qa.lexical import LexicalStore, LexicalTokenizer, Postings
+from inspect_qa.retriever import Retriever
+from inspect_qa.storage import current_version_dir, load_index, read_manifest, segment_dirs
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+QUESTIONS = (
+    "What caseloads did social workers in the court team hold?",
+    "How many children were missing from home or care?",
+    "What did inspectors find about management oversight of supervision?",
+    "Were return home interviews completed in time?",
+    "agency staff turnover",
+)
+
+
+def _seeds(folder: Path, names: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(SEEDS / name, folder / name)
+    return folder
+
+
+def _results(r: Retriever) -> list[tuple[str, list[tuple[str, float]]]]:
+    out = []
+    for q in QUESTIONS:
+        for mode in ("dense", "lexical", "hybrid"):
+            hits = r.search(q, k=8, mode=mode)  # type: ignore[arg-type]
+            out.append((mode, [(h.chunk_id, round(h.score, 5)) for h in hits]))
+        a = r.answer(q)
+        out.append(("answer", [(f"{a.found} {a.source} {a.start} {a.text}", round(a.confidence, 5))]))
+    return out
+
+
+@pytest.fixture
+def names() -> list[str]:
+    return sorted(p.name for p in SEEDS.glob("*.txt"))
+
+
+def test_reports_added_one_at_a_time_search_as_one_build(tmp_path: Path, embedder,
+                                                          names: list[str]) -> None:
+    whole = Retriever.build(_seeds(tmp_path / "all", names), tmp_path / "whole",
+                            embedder=embedder)
+    first = _seeds(tmp_path / "some", names[:2])
+    build_index(first, tmp_path / "ix", embedder=embedder)
+    for name in names[2:]:
+        rep = add_documents(tmp_path / "ix", [SEEDS / name], embedder=embedder)
+        assert rep.added == (name,) and name not in rep.unchanged
+    grown = Retriever.load(tmp_path / "ix", embedder=embedder)
+    assert len(grown.index.segments) > 1
+    assert _results(grown) == _results(whole)
+
+
+def test_a_removed_report_is_a_deletion_marker_until_optimize(tmp_path: Path, embedder,
+                                                              names: list[str]) -> None:
+    build_index(_seeds(tmp_path / "all", names), tmp_path / "ix", embedder=embedder)
+    segment = segment_dirs(tmp_path / "ix")[0]
+    before = {p.name: p.read_bytes() for p in segment.iterdir() if p.is_file()}
+    rep = remove_documents(tmp_path / "ix", [names[1]], embedder=embedder)
+    assert rep.removed == (names[1],) and rep.embedded_chunks == 0
+    # nothing rewritten: the same segment, a marker in the commit
+    assert segment_dirs(tmp_path / "ix") == [segment]
+    assert {p.name: p.read_bytes() for p in segment.iterdir() if p.is_file()} == before
+    assert read_manifest(tmp_path / "ix")["segments"][0]["deleted"] == [names[1]]
+    rest = [n for n in names if n != names[1]]
+    without = Retriever.build(_seeds(tmp_path / "rest", rest), tmp_path / "without",
+                              embedder=embedder)
+    marked = Retriever.load(tmp_path / "ix", embedder=embedder)
+    assert marked.index.live is not None and not marked.index.live.all()
+    assert names[1] not in marked.index.documents
+    assert _results(marked) == _results(without)
+    assert all(h.source != names[1] for q in QUESTIONS for h in marked.search(q, k=50))
+    rep = optimize(tmp_path / "ix", embedder=embedder)
+    assert rep.merged == 1
+    merged = load_index(tmp_path / "ix")
+    assert merged.live is None and len(merged.segments) == 1
+    assert [c.id for c in merged.chunks] == [c.id for c in without.index.chunks]
+    assert _results(Retriever.load(tmp_path / "ix", embedder=embedder)) == _results(without)
+    assert optimize(tmp_path / "ix", embedder=embedder).merged == 0  # nothing left to do
+
+
+def test_a_changed_report_replaces_its_old_version(tmp_path: Path, embedder,
+                                                   names: list[str]) -> None:
+    corpus = _seeds(tmp_path / "all", names)
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    changed = corpus / names[0]
+    changed.write_text(changed.read_text() + "\nA new paragraph says the panel met weekly.\n")
+    rep = build_index(corpus, tmp_path / "ix", embedder=embedder)
+    assert rep.changed == (names[0],)
+    ix = load_index(tmp_path / "ix")
+    assert len(ix.segments) == 2 and read_manifest(tmp_path / "ix")["segments"][0]["deleted"] \
+        == [names[0]]
+    # one live copy of the report: its new text
+    assert "panel met weekly" in ix.documents[names[0]].text
+    fresh = Retriever.build(corpus, tmp_path / "fresh", embedder=embedder)
+    assert _results(Retriever.load(tmp_path / "ix", embedder=embedder)) == _results(fresh)
+
+
+def test_small_segments_are_merged_by_the_policy(tmp_path: Path, embedder) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Fostering panels approve carers every month in Dudley.\n" * 3)
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    for i in range(2 * MERGE_FACTOR):
+        extra = tmp_path / f"extra{i}.txt"
+        extra.write_text(f"Report {i}: the adoption panel met {i + 2} times this quarter.\n" * 3)
+        add_documents(tmp_path / "ix", [extra], embedder=embedder)
+        m = read_manifest(tmp_path / "ix")
+        sizes = [sum(d["chunks"] for d in m["documents"].values() if d["segment"] == e["name"])
+                 for e in m["segments"]]
+        tiers = [int(math.log(n, MERGE_FACTOR)) for n in sizes]
+        # segments of a size never pile up: fewer than MERGE_FACTOR a tier
+        assert max(tiers.count(t) for t in tiers) < MERGE_FACTOR
+    ix = load_index(tmp_path / "ix")
+    assert len(ix.documents) == 2 * MERGE_FACTOR + 1
+    assert sorted((tmp_path / "ix" / "segments").iterdir()) == sorted(segment_dirs(tmp_path / "ix"))
+
+
+def test_a_segment_no_commit_names_is_ignored_and_cleaned(tmp_path: Path, embedder,
+                                                          corpus: Path) -> None:
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    live = current_version_dir(tmp_path / "ix")
+    orphan = tmp_path / "ix" / "segments" / "s-20200101T000000-deadbeef"
+    shutil.copytree(segment_dirs(tmp_path / "ix")[0], orphan)  # as a killed build leaves it
+    assert len(load_index(tmp_path / "ix").segments) == 1
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Fostering panels now meet every week to approve carers.\n" * 3)
+    add_documents(tmp_path / "ix", [extra], embedder=embedder)
+    assert current_version_dir(tmp_path / "ix") != live and not orphan.exists()
+
+
+def test_bm25_over_segments_is_bm25s_over_the_whole(names: list[str]) -> None:
+    import bm25s
+
+    tok = LexicalTokenizer()
+    texts = []
+    for name in names:
+        text = (SEEDS / name).read_text()
+        texts += [text[i : i + 600] for i in range(0, len(text), 450)]
+    texts.append("")  # a passage without words counts as bm25s counts it
+    lists = [tok(t) for t in texts]
+    reference = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+    reference.index([t or [""] for t in lists], show_progress=False)
+    cut = [0, len(lists) // 3, len(lists) // 3 + 7, len(lists)]
+    parts = [Postings.build(lists[a:b]) for a, b in itertools.pairwise(cut)]
+    whole, split = LexicalStore([Postings.build(lists)]), LexicalStore(parts)
+    for q in (*QUESTIONS, "social social workers", "nothing-like-this"):
+        toks = [t for t in tok(q) if t in reference.vocab_dict]
+        expected = (reference.get_scores(toks) if toks else np.zeros(len(lists), np.float32))
+        np.testing.assert_array_equal(whole.scores(q), expected)
+        np.testing.assert_array_equal(split.scores(q), expected)
+    # Deleting the middle segment's rows is building without them.
+    gone = [np.zeros(cut[1], bool), np.ones(7, bool), np.zeros(len(lists) - cut[2], bool)]
+    deleted = LexicalStore(parts, gone)
+    without = LexicalStore([Postings.build(lists[: cut[1]] + lists[cut[2] :])])
+    keep = np.r_[0 : cut[1], cut[2] : len(lists)]
+    for q in QUESTIONS:
+        np.testing.assert_array_equal(deleted.scores(q)[keep], without.scores(q))
+        assert not deleted.scores(q)[cut[1] : cut[2]].any()
+        assert deleted.idf("social") == without.idf("social")
