@@ -108,6 +108,21 @@ def test_a_changed_report_replaces_its_old_version(tmp_path: Path, embedder,
     assert _results(Retriever.load(tmp_path / "ix", embedder=embedder)) == _results(fresh)
 
 
+def test_a_large_build_writes_a_segment_per_batch_and_searches_as_one(
+        tmp_path: Path, embedder, names: list[str], monkeypatch) -> None:
+    from inspect_qa import index as index_module
+
+    corpus = _seeds(tmp_path / "all", names)
+    whole = Retriever.build(corpus, tmp_path / "whole", embedder=embedder)
+    monkeypatch.setattr(index_module, "BUILD_SEGMENT_CHARS", 15_000)  # a report or two a batch
+    monkeypatch.setattr(index_module, "MAX_MERGE_CHUNKS", 0)  # no merge after the build
+    rep = build_index(corpus, tmp_path / "ix", embedder=embedder, tokens="exact")
+    assert rep.added == tuple(names)
+    batched = Retriever.load(tmp_path / "ix", embedder=embedder)
+    assert len(batched.index.segments) >= 3 and batched.index.live is None
+    assert _results(batched) == _results(whole)
+
+
 def test_small_segments_are_merged_by_the_policy(tmp_path: Path, embedder) -> None:
     corpus = tmp_path / "c"
     corpus.mkdir()

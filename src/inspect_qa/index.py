@@ -386,10 +386,20 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
                 entries.append(segment.entry)
                 embedded, written = segment.embedded, segment.counts
     if not entries:
-        segment = _write_docs(index_root, docs, old, set(unchanged) | set(kept), embedder,
-                              settings, progress, tokens, dense, 0)
-        assert segment is not None
-        entries, embedded, written = [segment.entry], segment.embedded, segment.counts
+        # The whole index, a segment per batch of about BUILD_SEGMENT_CHARS characters: a
+        # build holds one batch's embeddings at a time, whatever the corpus's size.
+        batches = _batches(docs)
+        if len(batches) > 1 and tokens == "auto":
+            tokens = "compressed"  # millions of characters: far past TOKENS_EXACT_CHUNKS
+        codec: TokenCodec | None = None
+        for batch in batches:
+            segment = _write_docs(index_root, batch, old, set(unchanged) | set(kept), embedder,
+                                  settings, progress, tokens, dense, 0, codec=codec)
+            assert segment is not None
+            codec = segment.codec
+            entries.append(segment.entry)
+            embedded += segment.embedded
+            written.update(segment.counts)
     entries = [e for e in entries if len(e.get("deleted", [])) < int(e["documents"])]
     seconds = time.perf_counter() - t0
     manifest = _manifest(docs, old, entries, written, embedder, settings, seconds, added_origin,
@@ -402,9 +412,28 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
                        seconds=time.perf_counter() - t0, merged=merged)
 
 
+#: A full build writes a segment per this many characters of text (about 3,000 passages): its
+#: peak memory is one batch's embeddings, not the corpus's.
+BUILD_SEGMENT_CHARS = 3_000_000
+#: Segments are not merged (by the policy) into one of more passages than this: a merge holds
+#: its passages in memory, and a search visits each segment's IVF cells in turn.
+MAX_MERGE_CHUNKS = 65_536
 #: Segments of one size tier (passages, in powers of this) are merged once there are this
 #: many, as a log-structured merge: a passage is rewritten about log(n) times in all.
 MERGE_FACTOR = 4
+
+
+def _batches(docs: list[Document]) -> list[list[Document]]:
+    """``docs`` in order, in runs of about :data:`BUILD_SEGMENT_CHARS` characters."""
+    batches: list[list[Document]] = [[]]
+    size = 0
+    for d in docs:
+        if batches[-1] and size + len(d.text) > BUILD_SEGMENT_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(d)
+        size += len(d.text)
+    return batches
 
 
 def _segment_chunks(manifest: dict[str, Any]) -> dict[str, int]:
@@ -421,7 +450,8 @@ def _merge_policy(index_root: Path, embedder: Embedder, settings: ChunkSettings,
 
     A segment of which more than half the passages are deleted is rewritten alone; then,
     whenever :data:`MERGE_FACTOR` segments share a size tier (``floor(log4(passages))``),
-    they are merged into one."""
+    they are merged into one, unless that one would hold more than
+    :data:`MAX_MERGE_CHUNKS` passages."""
     merged = 0
     while True:
         manifest = read_manifest(index_root)
@@ -437,7 +467,8 @@ def _merge_policy(index_root: Path, embedder: Embedder, settings: ChunkSettings,
                 tiers.setdefault(int(math.log(max(live[e["name"]], 1), MERGE_FACTOR)),
                                  []).append(e["name"])
             pick = next((names for _, names in sorted(tiers.items())
-                         if len(names) >= MERGE_FACTOR), [])
+                         if len(names) >= MERGE_FACTOR
+                         and sum(live[n] for n in names) <= MAX_MERGE_CHUNKS), [])
         if not pick:
             return merged
         _merge(index_root, pick, embedder, settings, progress)
@@ -641,18 +672,21 @@ class Written:
     embedded: int
     #: Each document's segment, passages and sentences.
     counts: dict[str, tuple[str, int, int]]
+    #: How its word pieces are compressed (``None``: exact).
+    codec: TokenCodec | None = None
 
 
 def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
                 reuse: set[str], embedder: Embedder, settings: ChunkSettings, progress: bool,
                 tokens: str, dense: str, base_chunks: int, *,
-                exact_only: bool = False) -> Written | None:
+                exact_only: bool = False, codec: TokenCodec | None = None) -> Written | None:
     """Write one segment holding ``docs``: those in ``reuse`` copied from ``old`` (vectors
     and word pieces as stored), the others chunked and embedded. ``base_chunks`` passages
     are in the index beside it (word pieces are compressed past
     :data:`TOKENS_EXACT_CHUNKS` in all). ``exact_only``: return ``None``, writing nothing,
     rather than compress the pieces of an index whose pieces are exact (the whole index must
-    then be rewritten)."""
+    then be rewritten). ``codec``: compress word pieces with it (the codec of the segments
+    written before in the same build) rather than choose."""
     reuse = reuse if old is not None else set()
     old_rows = old.rows_of(reuse) if old is not None and reuse else {}
     chunks: list[Chunk] = []
@@ -727,7 +761,7 @@ def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
     new_sentence_rows = [j for j, s in enumerate(sentences) if _is_new(chunks[s.chunk], reuse)]
     sent_matrix[new_sentence_rows] = fresh_sents
 
-    codec = _token_codec(old, base_chunks + len(chunks), tokens,
+    codec = codec or _token_codec(old, base_chunks + len(chunks), tokens,
                          fresh_chunk_toks + fresh_sent_toks)
     chunk_parts, sentence_parts = [], []
     for kind, value in runs:
@@ -759,7 +793,7 @@ def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
     for ref in sentences:
         per_doc[chunks[ref.chunk].doc_id][1] += 1
     return Written(entry, len(new_chunk_texts),
-                   {i: (entry["name"], n, m) for i, (n, m) in per_doc.items()})
+                   {i: (entry["name"], n, m) for i, (n, m) in per_doc.items()}, codec)
 
 
 def _token_storage(codec: TokenCodec | None) -> str:

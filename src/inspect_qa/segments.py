@@ -31,7 +31,11 @@ from .tables import DocumentInfo, DocumentStore
 
 class VectorSearch(Protocol):
     """What a dense store offers the search stages (:class:`~inspect_qa.stores.DenseStore`,
-    :class:`SegmentedDense`, or another backend beside them)."""
+    :class:`SegmentedDense`, or another backend beside them): the best ``k`` allowed rows,
+    and exact scores of chosen rows."""
+
+    @property
+    def kind(self) -> str: ...
 
     def __len__(self) -> int: ...
 
@@ -42,14 +46,27 @@ class VectorSearch(Protocol):
 
 
 class LateInteraction(Protocol):
-    """What a word-piece store offers the search stages (:class:`~inspect_qa.stores.TokenStore`,
-    :class:`SegmentedTokens`)."""
+    """What a word-piece store offers the search stages and the builds
+    (:class:`~inspect_qa.stores.TokenStore`, :class:`SegmentedTokens`): MaxSim of chosen
+    rows, each piece's rarity, and rows copied as stored into a new segment."""
+
+    @property
+    def compressed(self) -> bool: ...
+
+    @property
+    def codec(self) -> TokenCodec | None: ...
 
     def __len__(self) -> int: ...
 
     def idf(self, ids: np.ndarray) -> np.ndarray: ...
 
     def maxsim(self, query: np.ndarray, weights: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+
+    def take(self, rows: np.ndarray) -> TokenStore: ...
+
+    def first_vectors(self, limit: int) -> np.ndarray: ...
+
+    def row(self, i: int) -> TokenVectors: ...
 
 
 def split_rows(rows: np.ndarray, bounds: np.ndarray) -> Iterator[tuple[int, np.ndarray,

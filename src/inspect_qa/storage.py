@@ -61,7 +61,15 @@ from .chunking import Chunk
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
 from .lexical import LexicalStore, Postings
-from .segments import Documents, SegmentedDense, SegmentedTokens, Stacked, bounds_of
+from .segments import (
+    Documents,
+    LateInteraction,
+    SegmentedDense,
+    SegmentedTokens,
+    Stacked,
+    VectorSearch,
+    bounds_of,
+)
 from .stores import FLAT_MAX_ROWS, DenseStore, TokenCodec, TokenStore
 from .tables import (
     ChunkTable,
@@ -119,14 +127,15 @@ class Index:
     documents: Documents
     chunks: ChunkTable
     sentences: SentenceTable
-    chunk_vectors: Any
-    sentence_vectors: Any
+    #: float16 rows (an array, or a :class:`~inspect_qa.segments.Stacked` of segments').
+    chunk_vectors: np.ndarray | Stacked
+    sentence_vectors: np.ndarray | Stacked
     lexical: LexicalStore
     sentence_lexical: LexicalStore
-    chunk_tokens: Any
-    sentence_tokens: Any
-    dense: Any
-    sentence_dense: Any
+    chunk_tokens: LateInteraction
+    sentence_tokens: LateInteraction
+    dense: VectorSearch
+    sentence_dense: VectorSearch
     #: Words the documents write in lower case somewhere (see answers.lower_case_words).
     lower_case: frozenset[str] = frozenset()
     live: np.ndarray | None = None

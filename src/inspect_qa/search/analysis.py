@@ -13,7 +13,7 @@ from ..embedding import Embedder, TokenVectors
 from ..errors import InvalidQuery
 from ..lexical import LexicalStore
 from ..query import QUESTION_WORDS, DocumentHints, document_hints
-from ..stores import TokenStore
+from ..segments import LateInteraction
 from ..vocabulary import Lexicon, corpus_acronyms, glossary
 
 #: Longest question accepted, in characters (it must also fit the model's window).
@@ -75,7 +75,7 @@ class Question:
 class Analyser:
     """Analyses questions against one index (its vocabulary and piece rarities)."""
 
-    def __init__(self, embedder: Embedder, lexical: LexicalStore, chunk_tokens: TokenStore,
+    def __init__(self, embedder: Embedder, lexical: LexicalStore, chunk_tokens: LateInteraction,
                  texts: Any):
         self.embedder = embedder
         self.lexical = lexical
