@@ -185,3 +185,54 @@ def test_bm25_over_segments_is_bm25s_over_the_whole(names: list[str]) -> None:
         np.testing.assert_array_equal(deleted.scores(q)[keep], without.scores(q))
         assert not deleted.scores(q)[cut[1] : cut[2]].any()
         assert deleted.idf("social") == without.idf("social")
+
+
+def test_hint_scores_are_hint_match_of_every_live_document(tmp_path: Path, embedder,
+                                                           names: list[str]) -> None:
+    from inspect_qa.query import document_hints, hint_match
+
+    corpus = _seeds(tmp_path / "all", names)
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    remove_documents(tmp_path / "ix", [names[2]], embedder=embedder)
+    r = Retriever.load(tmp_path / "ix", embedder=embedder)
+    info = r.index.documents.info
+    for question in ("What did the May 2018 letter say?", "the second monitoring visit",
+                     "the news article about the commissioner", "the 3rd visit in October 2016",
+                     "What caseloads did workers hold?"):
+        hints = document_hints(question)
+        expected = [hint_match(info[d], hints) if d in info else 0.0
+                    for d in r.corpus.document_ids]
+        np.testing.assert_allclose(r.corpus.hint_scores(hints), expected)
+    assert any(r.corpus.hint_scores(document_hints("the sixth monitoring visit")))
+
+
+def test_merging_copies_compressed_pieces_as_stored(tmp_path: Path, embedder,
+                                                     names: list[str]) -> None:
+    corpus = _seeds(tmp_path / "all", names)
+    build_index(corpus, tmp_path / "ix", embedder=embedder, tokens="compressed")
+    extra = tmp_path / "extra.txt"
+    extra.write_text((SEEDS / names[1]).read_text() + "\nThe panel now meets weekly.\n")
+    add_documents(tmp_path / "ix", [extra], embedder=embedder)
+    remove_documents(tmp_path / "ix", [names[0]], embedder=embedder)
+    before = load_index(tmp_path / "ix")
+    assert len(before.segments) == 2 and before.chunk_tokens.compressed
+
+    def pieces(ix):  # each live passage's stored piece ids and codes, by passage id
+        out, base = {}, 0
+        for seg in ix.segments:
+            store = seg.chunk_tokens
+            for row in range(len(seg.chunks)):
+                if ix.live is None or ix.live[base + row]:
+                    a, b = int(store.offsets[row]), int(store.offsets[row + 1])
+                    out[str(seg.chunks.ids[row])] = (np.asarray(store.ids[a:b]).tolist(),
+                                                     np.asarray(store.codes[1][a:b]).tobytes())
+            base += len(seg.chunks)
+        return out
+
+    expected = pieces(before)
+    optimize(tmp_path / "ix", embedder=embedder)
+    after = load_index(tmp_path / "ix")
+    assert len(after.segments) == 1 and after.live is None
+    assert pieces(after) == expected
+    np.testing.assert_array_equal(after.chunk_tokens.idf(np.arange(2000)),
+                                  before.chunk_tokens.idf(np.arange(2000)))

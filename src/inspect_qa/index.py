@@ -44,6 +44,7 @@ from .storage import (
     build_lock,
     commit,
     load_index,
+    merge_segments,
     read_manifest,
     write_segment,
 )
@@ -405,7 +406,7 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
     manifest = _manifest(docs, old, entries, written, embedder, settings, seconds, added_origin,
                          corpus_root, tokens, dense)
     commit(index_root, manifest)
-    merged = _merge_policy(index_root, embedder, settings, progress)
+    merged = _merge_policy(index_root)
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, kept=kept, skipped=skips, ignored=other,
                        chunks=manifest["counts"]["chunks"], embedded_chunks=embedded,
@@ -444,8 +445,7 @@ def _segment_chunks(manifest: dict[str, Any]) -> dict[str, int]:
     return live
 
 
-def _merge_policy(index_root: Path, embedder: Embedder, settings: ChunkSettings,
-                  progress: bool) -> int:
+def _merge_policy(index_root: Path) -> int:
     """Merge segments as the automatic policy says; returns how many were merged.
 
     A segment of which more than half the passages are deleted is rewritten alone; then,
@@ -471,29 +471,27 @@ def _merge_policy(index_root: Path, embedder: Embedder, settings: ChunkSettings,
                          and sum(live[n] for n in names) <= MAX_MERGE_CHUNKS), [])
         if not pick:
             return merged
-        _merge(index_root, pick, embedder, settings, progress)
+        _merge(index_root, pick)
         merged += len(pick)
 
 
-def _merge(index_root: Path, names: list[str], embedder: Embedder, settings: ChunkSettings,
-           progress: bool) -> None:
-    """Rewrite the segments ``names`` as one, without their deleted documents (nothing is
-    embedded: vectors and word pieces are copied as stored), and commit it in their place."""
+def _merge(index_root: Path, names: list[str]) -> None:
+    """Rewrite the segments ``names`` as one, without their deleted documents, array by array
+    (:func:`~inspect_qa.storage.merge_segments`: nothing embedded or tokenized again), and
+    commit it in their place."""
     old = load_index(index_root)
     manifest = old.manifest
     chosen = set(names)
-    ids = sorted(i for i, d in manifest["documents"].items() if d["segment"] in chosen)
+    picked = [k for k, e in enumerate(manifest["segments"]) if e["name"] in chosen]
     entries = [e for e in manifest["segments"] if e["name"] not in chosen]
-    where = next(k for k, e in enumerate(manifest["segments"]) if e["name"] in chosen)
+    ids = [i for i, d in manifest["documents"].items() if d["segment"] in chosen]
     if ids:
-        tokens = "exact" if old.chunk_tokens.codec is None else "compressed"
-        segment = _write_docs(index_root, [old.documents[i] for i in ids], old, set(ids),
-                              embedder, settings, progress, tokens,
-                              _setting(old, "dense"), len(old.chunks))
-        assert segment is not None
-        entries.insert(min(where, len(entries)), segment.entry)
+        entry = merge_segments(index_root, [old.segments[k] for k in picked],
+                               [set(manifest["segments"][k].get("deleted", [])) for k in picked],
+                               _setting(old, "dense"))
+        entries.insert(min(picked[0], len(entries)), entry)
         for i in ids:
-            manifest["documents"][i]["segment"] = segment.entry["name"]
+            manifest["documents"][i]["segment"] = entry["name"]
     manifest["segments"] = entries
     manifest["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["counts"].update(segments=len(entries), deleted_documents=sum(
@@ -521,7 +519,7 @@ def optimize(index_dir: str | Path, *, embedder: Embedder | None = None,
         old = _load_for_change(index_root, embedder, settings)
         entries = old.manifest["segments"]
         if len(entries) > 1 or any(e.get("deleted") for e in entries):
-            _merge(index_root, [e["name"] for e in entries], embedder, settings, progress)
+            _merge(index_root, [e["name"] for e in entries])
             merged = len(entries)
         else:
             merged = 0

@@ -94,6 +94,40 @@ class Postings:
                    tf.astype(np.uint16 if tf.max(initial=0) < 2**16 else np.uint32),
                    lengths.astype(np.int32))
 
+    @classmethod
+    def merge(cls, parts: Sequence[Postings], keep: Sequence[np.ndarray]) -> Postings:
+        """One segment's postings of the rows ``keep[k]`` (booleans) of each of ``parts``,
+        numbered one part after another: what :meth:`build` gives for those rows' words."""
+        terms = sorted(set().union(*(p.terms for p in parts)))
+        number = {t: i for i, t in enumerate(terms)}
+        found_terms, found_rows, found_tf, lengths = [], [], [], []
+        base = 0
+        for p, k in zip(parts, keep, strict=True):
+            new_row = np.cumsum(k) - 1 + base
+            to_global = np.array([number[t] for t in p.terms], dtype=np.int64)
+            term_of = np.repeat(np.arange(len(p.terms), dtype=np.int64), p.df)
+            rows = np.asarray(p.rows, dtype=np.int64)
+            live = k[rows]
+            found_terms.append(to_global[term_of[live]])
+            found_rows.append(new_row[rows[live]])
+            found_tf.append(np.asarray(p.tf)[live])
+            lengths.append(np.asarray(p.lengths)[k])
+            base += int(k.sum())
+        term_of = np.concatenate(found_terms)
+        rows = np.concatenate(found_rows)
+        tf = np.concatenate(found_tf)
+        order = np.lexsort((rows, term_of))
+        term_of, rows, tf = term_of[order], rows[order], tf[order]
+        # words only deleted rows held are gone, as a build of the live rows never saw them
+        used = np.unique(term_of)
+        renumber = np.full(len(terms), -1, dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(renumber[term_of],
+                                                            minlength=len(used)))])
+        return cls([terms[i] for i in used.tolist()], indptr, rows.astype(np.int32),
+                   tf.astype(np.uint16 if tf.max(initial=0) < 2**16 else np.uint32),
+                   np.concatenate(lengths).astype(np.int32))
+
     def deleted_counts(self, deleted: np.ndarray) -> np.ndarray:
         """For each term, the number of rows marked in ``deleted`` (booleans) holding it."""
         positions = np.flatnonzero(deleted[np.asarray(self.rows)])

@@ -70,7 +70,7 @@ from .segments import (
     VectorSearch,
     bounds_of,
 )
-from .stores import FLAT_MAX_ROWS, DenseStore, TokenCodec, TokenStore
+from .stores import FLAT_MAX_ROWS, DenseStore, NpyWriter, TokenCodec, TokenStore
 from .tables import (
     ChunkTable,
     DocumentInfo,
@@ -614,3 +614,127 @@ def _joined_tables(segments: list[Segment]) -> tuple[ChunkTable, SentenceTable]:
                         [x for s in segments for x in s.chunks.sections], doc_ids, text_of,
                         sentences)
     return chunks, sentences
+
+
+# -- merge ------------------------------------------------------------------------------------
+
+
+def merge_segments(index_dir: Path, segments: Sequence[Segment], deleted: Sequence[set[str]],
+                   dense: str = "auto") -> dict[str, Any]:
+    """Write one segment holding the live documents of ``segments`` (in order), copied array
+    by array: texts, passage and sentence rows, vectors, BM25 postings and word pieces as
+    stored. Nothing is embedded or tokenized again, and no Python object is made per passage:
+    memory is a few arrays of the merged segment's size, the vectors and pieces streamed.
+    Every segment's word pieces must be kept alike (one codec, or all exact). Returns the
+    segment's entry for a commit, as :func:`write_segment` does."""
+    import faiss
+
+    codecs = {id(s.chunk_tokens.codec) for s in segments}
+    if len(codecs) > 1:
+        raise ValueError("segments with different token codecs cannot be merged as stored")
+    name = _stamp("s")
+    root = index_dir / SEGMENTS
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{name}"
+    tmp.mkdir()
+    # Which rows stay: passages of live documents, and their sentences.
+    keep_docs, keep_rows, keep_sentences = [], [], []
+    for seg, gone in zip(segments, deleted, strict=True):
+        docs = np.array([d not in gone for d in seg.doc_ids], dtype=bool)
+        rows = docs[np.asarray(seg.chunks.table[:, 0], dtype=np.int64)]
+        keep_docs.append(docs)
+        keep_rows.append(rows)
+        keep_sentences.append(rows[seg.sentences.chunks])
+    # Documents and texts, streamed.
+    infos: list[dict[str, Any]] = []
+    offsets = [0]
+    lower: set[str] = set()
+    with (tmp / "texts.bin").open("wb") as fh:
+        for seg, docs in zip(segments, keep_docs, strict=True):
+            for k in np.flatnonzero(docs).tolist():
+                doc = seg.documents[seg.doc_ids[k]]
+                info = seg.documents.info[doc.id]
+                infos.append({"id": doc.id, "content_hash": info.content_hash,
+                              "metadata": info.metadata})
+                offsets.append(offsets[-1] + fh.write(doc.text.encode("utf-8")))
+                lower |= lower_case_words([doc.text])
+    np.save(tmp / "text_offsets.npy", np.array(offsets, dtype=np.int64), allow_pickle=False)
+    (tmp / "lower_case.json").write_text(json.dumps(sorted(lower), ensure_ascii=False),
+                                         encoding="utf-8")
+    # Passage and sentence tables, numbers made the merged segment's.
+    tables, sentence_tables, ids = [], [], []
+    sections: list[str] = []
+    doc_base = row_base = 0
+    for seg, docs, rows, sents in zip(segments, keep_docs, keep_rows, keep_sentences,
+                                      strict=True):
+        new_doc = np.cumsum(docs) - 1 + doc_base
+        new_row = np.cumsum(rows) - 1 + row_base
+        t = np.array(seg.chunks.table, dtype=np.int64)[rows]
+        t[:, 0] = new_doc[t[:, 0]]
+        t[t[:, 5] >= 0, 5] += len(sections)
+        tables.append(t)
+        ids.append(np.asarray(seg.chunks.ids)[rows])
+        sections.extend(seg.chunks.sections)
+        u = np.array(seg.sentences.table, dtype=np.int64)[sents]
+        u[:, 0] = new_row[u[:, 0]]
+        sentence_tables.append(u)
+        doc_base += int(docs.sum())
+        row_base += int(rows.sum())
+    table = np.concatenate(tables)
+    np.save(tmp / "chunks.npy", _narrow(table), allow_pickle=False)
+    np.save(tmp / "chunk_ids.npy", np.concatenate(ids), allow_pickle=False)
+    (tmp / "sections.json").write_text(json.dumps(sections, ensure_ascii=False), encoding="utf-8")
+    sentence_table = np.concatenate(sentence_tables)
+    np.save(tmp / "sentences.npy", _narrow(sentence_table), allow_pickle=False)
+    kinds = {}
+    for what, keep in (("chunk", keep_rows), ("sentence", keep_sentences)):
+        parts = [getattr(s, f"{what}_vectors") for s in segments]
+        out = _stream_rows(tmp / f"{what}_vectors.npy", parts, keep)
+        approximate = len(out) > 1 and (
+            dense == "ivf" or (dense == "auto" and len(out) > FLAT_MAX_ROWS))
+        if approximate:
+            faiss.write_index(DenseStore.build_ann(out), str(tmp / f"{what}_ann.faiss"))
+        kinds[what] = "ivf-pq" if approximate else "flat"
+        del out
+    for what, keep in (("lexical", keep_rows), ("sentence_lexical", keep_sentences)):
+        Postings.merge([getattr(s, what) for s in segments], keep).save(tmp / what)
+    pieces = {}
+    for what, keep in (("chunk_tokens", keep_rows), ("sentence_tokens", keep_sentences)):
+        pieces[what] = TokenStore.merge_to(tmp / what, [getattr(s, what) for s in segments], keep)
+    codec = segments[0].chunk_tokens.codec
+    if codec is not None:
+        codec.save(tmp / "token_codec")
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "documents": infos,
+        "counts": {"documents": len(infos), "chunks": len(table),
+                   "sentences": len(sentence_table)},
+        "dense": {"passages": kinds["chunk"], "sentences": kinds["sentence"]},
+        "files": {p.relative_to(tmp).as_posix(): sha256_file(p)
+                  for p in sorted(tmp.rglob("*")) if p.is_file()},
+    }
+    (tmp / SEGMENT_MANIFEST).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+    _fsync_tree(tmp)
+    os.replace(tmp, root / name)
+    _fsync_dir(root)
+    return {"name": name, "sha256": sha256_file(root / name / SEGMENT_MANIFEST),
+            "chunks": len(table), "documents": len(infos), "deleted": [],
+            "dense": meta["dense"], "sentences": len(sentence_table),
+            "chunk_pieces": pieces["chunk_tokens"], "sentence_pieces": pieces["sentence_tokens"],
+            "tokens": "float16" if codec is None else (
+                f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "
+                "product-quantised residual")}
+
+
+def _stream_rows(path: Path, parts: Sequence[np.ndarray], keep: Sequence[np.ndarray],
+                 block: int = 65536) -> np.ndarray:
+    """Write the rows ``keep`` of each of ``parts`` one after another into a new ``.npy`` at
+    ``path``, a block at a time; returns it memory-mapped."""
+    total = sum(int(k.sum()) for k in keep)
+    out = NpyWriter(path, parts[0].dtype, (total, *parts[0].shape[1:]))
+    for part, mask in zip(parts, keep, strict=True):
+        for i in range(0, len(part), block):
+            out.write(np.asarray(part[i : i + block])[mask[i : i + block]])
+    out.close()
+    return np.asarray(np.load(path, allow_pickle=False, mmap_mode="r"))

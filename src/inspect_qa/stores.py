@@ -343,6 +343,53 @@ class TokenStore:
             np.save(directory / "centroid_of.npy", np.asarray(self.codes[0]), allow_pickle=False)
             np.save(directory / "residuals.npy", np.asarray(self.codes[1]), allow_pickle=False)
 
+    @staticmethod
+    def merge_to(directory: Path, parts: Sequence[TokenStore], keep: Sequence[np.ndarray],
+                 block: int = 1 << 20) -> int:
+        """Save, as :meth:`save` would, the rows ``keep[k]`` (booleans) of each of ``parts``
+        one after another, their pieces copied as stored a block at a time (all exact, or all
+        with one codec); returns the number of pieces."""
+        directory.mkdir(parents=True, exist_ok=True)
+        lengths = [np.diff(p.offsets)[k] for p, k in zip(parts, keep, strict=True)]
+        offsets = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]).astype(np.int64)
+        total = int(offsets[-1])
+        first = parts[0]
+        columns: dict[str, tuple[Any, ...]] = {"ids": (np.result_type(*(p.ids.dtype for p in parts)),)}
+        if first.codes is None:
+            columns["vectors"] = (np.float16, first.vectors.shape[1])  # type: ignore[union-attr]
+        else:
+            columns["centroid_of"] = (np.uint16,)
+            columns["residuals"] = (np.uint8, first.codes[1].shape[1])
+        out = {name: NpyWriter(directory / f"{name}.npy", spec[0], (total, *spec[1:]))
+               for name, spec in columns.items()}
+        known, counts = [], []
+        for p, k in zip(parts, keep, strict=True):
+            if (p.codes is None) != (first.codes is None) or p.codec is not first.codec:
+                raise ValueError("token stores kept differently cannot be merged as stored")
+            sources: dict[str, Any] = {"ids": p.ids, "vectors": p.vectors,
+                                       "centroid_of": p.codes[0] if p.codes is not None else None,
+                                       "residuals": p.codes[1] if p.codes is not None else None}
+            mask = np.repeat(k, np.diff(p.offsets))  # which of its pieces stay
+            for i in range(0, len(mask), block):
+                sel = mask[i : i + block]
+                for name, writer in out.items():
+                    writer.write(np.asarray(sources[name][i : i + block])[sel])
+            rows = np.flatnonzero(k)
+            for i in range(0, len(rows), 8192):  # rows are disjoint: their counts add up
+                ids, c = p.row_counts(rows[i : i + 8192])
+                known.append(ids)
+                counts.append(c)
+        for writer in out.values():
+            writer.close()
+        every = np.concatenate(known) if known else np.zeros(0, np.int64)
+        ids, inverse = np.unique(every, return_inverse=True)
+        df = np.bincount(inverse, weights=np.concatenate(counts) if counts else None,
+                         minlength=len(ids)).astype(np.int64)
+        np.save(directory / "offsets.npy", offsets, allow_pickle=False)
+        np.save(directory / "df_ids.npy", ids.astype(np.int64), allow_pickle=False)
+        np.save(directory / "df_counts.npy", df, allow_pickle=False)
+        return total
+
     @classmethod
     def load(cls, directory: Path, codec: TokenCodec | None = None) -> TokenStore:
         """Offsets and rarities in memory; ids, vectors or codes memory-mapped (the operating
@@ -400,6 +447,29 @@ class TokenStore:
         best = np.maximum.reduceat(sims, firsts, axis=0)  # rows x question pieces
         out[full] = (best @ weights) / weights.sum()
         return out
+
+
+class NpyWriter:
+    """A ``.npy`` file of known dtype and shape written a block of rows at a time (plain
+    writes: the pages do not stay in the writer's memory, as a memory map's would)."""
+
+    def __init__(self, path: Path, dtype: Any, shape: tuple[int, ...]):
+        self.dtype = np.dtype(dtype)
+        self.rows = shape[0]
+        self.written = 0
+        self._fh = path.open("wb")
+        np.lib.format.write_array_header_2_0(self._fh, {
+            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+            "shape": shape})
+
+    def write(self, rows: np.ndarray) -> None:
+        self._fh.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+        self.written += len(rows)
+
+    def close(self) -> None:
+        self._fh.close()
+        if self.written != self.rows:
+            raise ValueError(f"{self.written} rows written, {self.rows} declared")
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..answers import DIGITS, lower_case_words, type_words
 from ..confidence import document_words
+from ..query import DocumentHints
 from ..storage import Index
-from ..tables import DocumentInfo
 
 #: Derived values (a sentence's words, names, a document's numbers) kept per kind.
 CACHE_ENTRIES = 50_000
@@ -47,6 +46,7 @@ class Corpus:
         self._lock = threading.Lock()
         self._caches: dict[str, OrderedDict[Any, Any]] = {}
         self._lower: frozenset[str] | None = None
+        self._hint_columns: tuple[Any, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.chunk_documents)
@@ -62,11 +62,34 @@ class Corpus:
         rows = docs[self.chunk_documents] if len(docs) else np.zeros(len(self), dtype=bool)
         return rows if self.live is None else rows & self.live
 
-    def document_scores(self, score: Callable[[DocumentInfo], float]) -> np.ndarray:
-        """``score`` of each live document, by document number (0 for a deleted one)."""
-        info = self.index.documents.info
-        return np.array([score(info[d]) if d in info else 0.0 for d in self.document_ids],
-                        dtype=np.float32)
+    def hint_scores(self, hints: DocumentHints) -> np.ndarray:
+        """:func:`~inspect_qa.query.hint_match` of each live document, by document number (0
+        for a deleted one), from arrays made once: no loop over the documents per question."""
+        if self._hint_columns is None:
+            info = self.index.documents.info
+            rows = [info.get(d) for d in self.document_ids]
+            visit = [_int(d.metadata.get("visit_number")) if d else -1 for d in rows]
+            dates = [str(d.metadata.get("date") or "") if d else "" for d in rows]
+            year = [_int(t[:4]) if len(t) >= 7 else -1 for t in dates]
+            month = [_int(t[5:7]) if len(t) >= 7 else -1 for t in dates]
+            kinds = [str(d.metadata.get("kind") or "") if d else "" for d in rows]
+            names = sorted(set(kinds))
+            self._hint_columns = (np.array(visit), np.array(year), np.array(month),
+                                  np.array([names.index(k) for k in kinds], dtype=np.int64),
+                                  names, np.array([d is not None for d in rows]))
+        visit, year, month, kind, names, live = self._hint_columns
+        checks = []
+        if hints.visits:
+            checks.append(np.isin(visit, hints.visits))
+        if hints.month_years:
+            checks.append(np.any([(month == m) & (year == y) for m, y in hints.month_years],
+                                 axis=0))
+        if hints.kinds:
+            named = np.array([any(k in name for k in hints.kinds) for name in names], dtype=bool)
+            checks.append(named[kind] if len(names) else np.zeros(len(kind), bool))
+        if not checks:
+            return np.zeros(len(self.document_ids), dtype=np.float32)
+        return (np.mean(checks, axis=0) * live).astype(np.float32)
 
     def sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows of passages ``rows`` (in order), and where each passage's
@@ -134,3 +157,11 @@ class Corpus:
     def document_numbers(self, doc_id: str) -> frozenset[str]:
         return self._cached("numbers", doc_id,
                             lambda: frozenset(DIGITS.findall(self.document_text(doc_id))))
+
+
+def _int(value: Any) -> int:
+    """``value`` as an int (-1 when it is not one: no metadata matches -1)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1

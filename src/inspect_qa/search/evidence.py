@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..query import hint_match
 from .analysis import Question
 from .corpus import Corpus
 from .first_stage import FirstStage
@@ -78,7 +77,7 @@ def gather(corpus: Corpus, question: Question, first: FirstStage) -> Evidence:
         ls = _best(sl, starts)
     meta = zeros
     if question.hints:
-        match = corpus.document_scores(lambda d: hint_match(d, question.hints))
+        match = corpus.hint_scores(question.hints)
         meta = match[corpus.chunk_documents[rows]]
     return Evidence(rows, dc, ds, lc, ls, meta, sentences, starts, sd, sl)
 

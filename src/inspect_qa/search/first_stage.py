@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..query import hint_match
 from ..storage import Index
 from . import analysis
 from .analysis import Question
@@ -117,7 +116,7 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         allowed = corpus.live
     masks = [allowed]
     if question.hints:
-        named = corpus.document_scores(lambda d: hint_match(d, question.hints)) > 0
+        named = corpus.hint_scores(question.hints) > 0
         if named.any():
             in_named = named[corpus.chunk_documents]
             masks.append(in_named if allowed is None else in_named & allowed)

@@ -19,7 +19,7 @@ from ..answers import (
     refers_back,
 )
 from ..confidence import question_names, question_terms, reciprocal_rank, standing
-from ..query import document_hints, hint_match
+from ..query import document_hints
 from .analysis import Question
 from .corpus import Corpus
 from .evidence import Evidence, late_interaction
@@ -128,7 +128,7 @@ def question_evidence(corpus: Corpus, question: Question, first: FirstStage, ev:
     # likely unanswered. A month it names is as often a date inside a report as a
     # report's own date, so months do not count here.
     named = replace(document_hints(q), month_years=())
-    mismatch = 1.0 - max(hint_match(d, named) for d in ix.documents.info.values()) if named else 0.0
+    mismatch = 1.0 - float(corpus.hint_scores(named).max(initial=0.0)) if named else 0.0
     top_late = ev.late_chunk[top] if ev.late_chunk is not None else np.nan
     top_doc = ix.chunks[top_row].doc_id
     numbers = set(DIGITS.findall(q))
