@@ -34,7 +34,7 @@ def test_build_and_load_round_trip(corpus: Path, tmp_path: Path, embedder) -> No
     ix = load_index(tmp_path / "ix")
     assert len(ix.chunks) == rep.chunks == len(ix.chunk_vectors)
     # stored as float16: unit length to float16's precision
-    assert ix.chunk_vectors.dtype == np.float16 and ix.sentence_vectors.dtype == np.float16
+    assert ix.chunk_vectors.dtype == np.float16 and ix.sentence_vectors.codes.dtype == np.int8
     norms = np.linalg.norm(ix.chunk_vectors.astype(np.float32), axis=1)
     np.testing.assert_allclose(norms, 1.0, rtol=2e-3)
     m = read_manifest(tmp_path / "ix")

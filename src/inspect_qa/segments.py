@@ -92,7 +92,7 @@ class Stacked:
     """Arrays of equal width, one after another, read as one (rows gathered on demand: a
     memory-mapped segment is not copied)."""
 
-    def __init__(self, parts: Sequence[np.ndarray]):
+    def __init__(self, parts: Sequence[Any]):
         self.parts = list(parts)
         self.bounds = bounds_of([len(p) for p in self.parts])
         self.dtype = self.parts[0].dtype

@@ -16,7 +16,8 @@ Layout of ``index_dir``::
         chunks.npy       one row per passage: document number, start, end, page, last page,
                          section number (-1: none); chunk_ids.npy, sections.json beside it
         sentences.npy    one row per sentence: passage row, start, end, context start, end
-        chunk_vectors.npy, sentence_vectors.npy   (float16, unit length)
+        chunk_vectors.npy (float16, unit length); sentence_vectors.npy, sentence_scales.npy
+                         (int8 codes and a scale each: stores.Int8Rows)
         chunk_ann.faiss, sentence_ann.faiss       IVF-PQ searchers of a large segment
         lexical/, sentence_lexical/   BM25 postings (:mod:`inspect_qa.lexical`)
         chunk_tokens/, sentence_tokens/   word-piece ids, vectors (float16) or their codes,
@@ -70,7 +71,7 @@ from .segments import (
     VectorSearch,
     bounds_of,
 )
-from .stores import FLAT_MAX_ROWS, DenseStore, NpyWriter, TokenCodec, TokenStore
+from .stores import FLAT_MAX_ROWS, DenseStore, Int8Rows, NpyWriter, TokenCodec, TokenStore
 from .tables import (
     ChunkTable,
     DocumentInfo,
@@ -105,7 +106,7 @@ class Segment:
     chunks: ChunkTable
     sentences: SentenceTable
     chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
+    sentence_vectors: Int8Rows
     lexical: Postings
     sentence_lexical: Postings
     chunk_tokens: TokenStore
@@ -127,9 +128,10 @@ class Index:
     documents: Documents
     chunks: ChunkTable
     sentences: SentenceTable
-    #: float16 rows (an array, or a :class:`~inspect_qa.segments.Stacked` of segments').
+    #: Passage vectors (float16) and sentence vectors (int8 and a scale), one segment's or a
+    #: :class:`~inspect_qa.segments.Stacked` of several.
     chunk_vectors: np.ndarray | Stacked
-    sentence_vectors: np.ndarray | Stacked
+    sentence_vectors: Int8Rows | Stacked
     lexical: LexicalStore
     sentence_lexical: LexicalStore
     chunk_tokens: LateInteraction
@@ -272,16 +274,20 @@ def write_segment(index_dir: Path, documents: Sequence[Document], chunks: Sequen
     np.save(tmp / "sentences.npy", _narrow(SentenceTable.encode(sentences)), allow_pickle=False)
     kinds = {}
     for what, vectors in (("chunk", chunk_vectors), ("sentence", sentence_vectors)):
-        np.save(tmp / f"{what}_vectors.npy", np.asarray(vectors, dtype=np.float16),
-                allow_pickle=False)
+        if what == "chunk":
+            stored: Any = np.asarray(vectors, dtype=np.float16)
+            np.save(tmp / "chunk_vectors.npy", stored, allow_pickle=False)
+        else:
+            stored = Int8Rows(*Int8Rows.quantize(vectors))
+            np.save(tmp / "sentence_vectors.npy", stored.codes, allow_pickle=False)
+            np.save(tmp / "sentence_scales.npy", stored.scales, allow_pickle=False)
         # (a single vector cannot train a quantiser: it is searched exactly)
         approximate = len(vectors) > 1 and (
             dense == "ivf" or (dense == "auto" and len(vectors) > FLAT_MAX_ROWS))
         if approximate:
             import faiss
 
-            faiss.write_index(DenseStore.build_ann(np.asarray(vectors, dtype=np.float16)),
-                              str(tmp / f"{what}_ann.faiss"))
+            faiss.write_index(DenseStore.build_ann(stored), str(tmp / f"{what}_ann.faiss"))
         kinds[what] = "ivf-pq" if approximate else "flat"
     lexical.save(tmp / "lexical")
     sentence_lexical.save(tmp / "sentence_lexical")
@@ -522,7 +528,8 @@ def _load_segment(path: Path, codecs: dict[str, TokenCodec]) -> Segment:
             import faiss
 
             anns[what] = faiss.read_index(str(path / f"{what}_ann.faiss"))
-    chunk_vectors, sentence_vectors = arr("chunk_vectors.npy"), arr("sentence_vectors.npy")
+    chunk_vectors = arr("chunk_vectors.npy")
+    sentence_vectors = Int8Rows(arr("sentence_vectors.npy"), arr("sentence_scales.npy"))
     segment = Segment(
         name=path.name, path=path, doc_ids=doc_ids, documents=documents, chunks=chunks,
         sentences=sentences, chunk_vectors=chunk_vectors, sentence_vectors=sentence_vectors,
@@ -689,7 +696,13 @@ def merge_segments(index_dir: Path, segments: Sequence[Segment], deleted: Sequen
     kinds = {}
     for what, keep in (("chunk", keep_rows), ("sentence", keep_sentences)):
         parts = [getattr(s, f"{what}_vectors") for s in segments]
-        out = _stream_rows(tmp / f"{what}_vectors.npy", parts, keep)
+        if what == "chunk":
+            out: Any = _stream_rows(tmp / "chunk_vectors.npy", parts, keep)
+        else:
+            out = Int8Rows(_stream_rows(tmp / "sentence_vectors.npy", [p.codes for p in parts],
+                                        keep),
+                           _stream_rows(tmp / "sentence_scales.npy", [p.scales for p in parts],
+                                        keep))
         approximate = len(out) > 1 and (
             dense == "ivf" or (dense == "auto" and len(out) > FLAT_MAX_ROWS))
         if approximate:

@@ -32,13 +32,47 @@ TOKEN_TRAIN_MAX = 65536
 TOKEN_TRAIN_MIN = 10240
 
 
+class Int8Rows:
+    """Unit vectors kept as int8 codes with one float32 scale each (a vector's largest
+    component, in magnitude, is 127): ``d + 4`` bytes a vector instead of float16's ``2 d``.
+    Read like an array of float32 rows (``rows[i]``, ``rows[a:b]``, ``rows[indices]``); the
+    error of a component is at most half a step, ``scale / 254``."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, codes: np.ndarray, scales: np.ndarray):
+        if codes.ndim != 2 or len(scales) != len(codes):
+            raise ValueError("int8 vectors and their scales disagree")
+        self.codes = codes
+        self.scales = scales
+        self.shape = codes.shape
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        codes = np.asarray(self.codes[key], dtype=np.float32)
+        scales = np.asarray(self.scales[key], dtype=np.float32) / np.float32(127)
+        return codes * (scales[..., None] if codes.ndim == 2 else scales)
+
+    @staticmethod
+    def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(int8 codes, float32 scales) of float ``vectors``. Quantizing what
+        :meth:`__getitem__` gives back returns the same codes."""
+        x = np.asarray(vectors, dtype=np.float32)
+        scales = np.abs(x).max(axis=1, initial=0.0) if len(x) else np.zeros(0, np.float32)
+        scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
+        codes = np.clip(np.rint(x / scales[:, None] * 127), -127, 127).astype(np.int8)
+        return codes, scales
+
+
 class DenseStore:
     """Inner product over unit vectors, with FAISS: exact (flat) over a float32 copy while the
     store is small, approximate (IVF-PQ: inverted lists over k-means cells, product-quantised
     vectors) when large. Either way :meth:`score` is exact, from the stored vectors: the
     approximate search only chooses candidates."""
 
-    def __init__(self, vectors: np.ndarray, ann: Any = None):
+    def __init__(self, vectors: np.ndarray | Int8Rows, ann: Any = None):
         import faiss
 
         self.vectors = vectors
@@ -46,8 +80,8 @@ class DenseStore:
         self._flat: Any = None
         if ann is None:
             self._flat = faiss.IndexFlatIP(vectors.shape[1])
-            if len(vectors):
-                self._flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+            for i in range(0, len(vectors), 65536):  # a block at a time: float32 is the index
+                self._flat.add(np.ascontiguousarray(vectors[i : i + 65536], dtype=np.float32))
 
     @property
     def kind(self) -> str:
@@ -57,7 +91,7 @@ class DenseStore:
         return int(self.vectors.shape[0])
 
     @staticmethod
-    def build_ann(vectors: np.ndarray, seed: int = 0) -> Any:
+    def build_ann(vectors: np.ndarray | Int8Rows, seed: int = 0) -> Any:
         """An IVF-PQ index of ``vectors``: about 2 sqrt(n) cells (a power of two), codes of
         ``ANN_SUBVECTORS`` bytes (or the largest divisor of the dimension below), trained on a
         sample of at most 64 vectors a cell."""
