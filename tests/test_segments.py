@@ -121,6 +121,13 @@ def test_a_large_build_writes_a_segment_per_batch_and_searches_as_one(
     batched = Retriever.load(tmp_path / "ix", embedder=embedder)
     assert len(batched.index.segments) >= 3 and batched.index.live is None
     assert _results(batched) == _results(whole)
+    # merged after the build (as they fit in one segment), the same again
+    monkeypatch.setattr(index_module, "MAX_MERGE_CHUNKS", 65_536)
+    rep = build_index(corpus, tmp_path / "merged", embedder=embedder, tokens="exact")
+    assert rep.merged >= 3
+    merged = Retriever.load(tmp_path / "merged", embedder=embedder)
+    assert len(merged.index.segments) == 1
+    assert _results(merged) == _results(whole)
 
 
 def test_small_segments_are_merged_by_the_policy(tmp_path: Path, embedder) -> None:

@@ -386,7 +386,8 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
             else:
                 entries.append(segment.entry)
                 embedded, written = segment.embedded, segment.counts
-    if not entries:
+    full = not entries
+    if full:
         # The whole index, a segment per batch of about BUILD_SEGMENT_CHARS characters: a
         # build holds one batch's embeddings at a time, whatever the corpus's size.
         batches = _batches(docs)
@@ -406,7 +407,22 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
     manifest = _manifest(docs, old, entries, written, embedder, settings, seconds, added_origin,
                          corpus_root, tokens, dense)
     commit(index_root, manifest)
-    merged = _merge_policy(index_root)
+    merged = 0
+    if full and len(entries) > 1:
+        # A build's batches are merged at once, into segments of up to MAX_MERGE_CHUNKS
+        # passages: a search visits fewer segments, and no batch waits for its tier to fill.
+        group: list[str] = []
+        size = 0
+        for e in [*entries, None]:
+            if e is None or (group and size + int(e["chunks"]) > MAX_MERGE_CHUNKS):
+                if len(group) > 1:
+                    _merge(index_root, group)
+                    merged += len(group)
+                group, size = [], 0
+            if e is not None:
+                group.append(e["name"])
+                size += int(e["chunks"])
+    merged += _merge_policy(index_root)
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, kept=kept, skipped=skips, ignored=other,
                        chunks=manifest["counts"]["chunks"], embedded_chunks=embedded,
