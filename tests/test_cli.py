@@ -56,6 +56,7 @@ def test_check_finds_passages_that_point_outside_their_document(built: Path, cap
     manifest = json.loads((version / "manifest.json").read_text())
     manifest["segments"][0]["sha256"] = sha256_file(segment / "segment.json")
     (version / "manifest.json").write_text(json.dumps(manifest))
+    (built / "CURRENT").write_text(f"{version.name}\n{sha256_file(version / 'manifest.json')}\n")
     assert main(["check", str(built)]) == 1
     assert "offsets outside the document" in capsys.readouterr().out
 

@@ -133,7 +133,11 @@ def test_a_flipped_byte_in_the_manifest_is_index_corrupt(corpus: Path, tmp_path:
     raw = bytearray(manifest.read_bytes())
     raw[40] = 0xFF  # not UTF-8 any more
     manifest.write_bytes(bytes(raw))
-    with pytest.raises(IndexCorrupt, match=r"manifest.*unreadable"):
+    with pytest.raises(IndexCorrupt, match=r"manifest\.json does not match its checksum"):
+        load_index(tmp_path / "ix")
+    # an index whose CURRENT holds no checksum (as before format 5) still names the file
+    (tmp_path / "ix" / "CURRENT").write_text(manifest.parent.name + "\n")
+    with pytest.raises(IndexCorrupt, match=r"manifest\.json, the manifest, is unreadable"):
         load_index(tmp_path / "ix")
     (tmp_path / "ix" / "CURRENT").write_bytes(b"\xff\xfe")
     with pytest.raises(IndexCorrupt, match="CURRENT"):
@@ -153,6 +157,7 @@ def test_other_format_version_is_refused(corpus: Path, tmp_path: Path, embedder)
     m = json.loads(mpath.read_text())
     m["format_version"] = 999
     mpath.write_text(json.dumps(m))
+    (tmp_path / "ix" / "CURRENT").write_text(mpath.parent.name + "\n")  # as another format
     with pytest.raises(IndexIncompatible, match="format 999"):
         load_index(tmp_path / "ix")
 

@@ -243,3 +243,27 @@ def test_merging_copies_compressed_pieces_as_stored(tmp_path: Path, embedder,
     assert pieces(after) == expected
     np.testing.assert_array_equal(after.chunk_tokens.idf(np.arange(2000)),
                                   before.chunk_tokens.idf(np.arange(2000)))
+
+
+def test_a_format_4_index_is_rebuilt_keeping_the_reports_added_to_it(
+        tmp_path: Path, embedder, corpus: Path) -> None:
+    import hashlib
+    import json
+
+    # A format-4 index as that version wrote it: one version folder, the texts in texts.bin.
+    text = "Fostering panels now meet every week to approve carers in Dudley.\n" * 3
+    version = tmp_path / "ix" / "v-20261201T000000-00000000"
+    version.mkdir(parents=True)
+    raw = text.encode()
+    (version / "texts.bin").write_bytes(raw)
+    np.save(version / "text_offsets.npy", np.array([0, len(raw)], dtype=np.int64))
+    manifest = {"format_version": 4, "documents": {"added.txt": {
+        "metadata": {"title": "Added"}, "origin": "added",
+        "content_hash": hashlib.sha256(raw).hexdigest()}}}
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "ix" / "CURRENT").write_text(version.name + "\n")
+    rep = build_index(corpus, tmp_path / "ix", embedder=embedder)
+    assert rep.kept == ("added.txt",)
+    ix = load_index(tmp_path / "ix")
+    assert ix.documents["added.txt"].text == text
+    assert read_manifest(tmp_path / "ix")["documents"]["added.txt"]["origin"] == "added"

@@ -202,7 +202,12 @@ class SentenceTransformerEmbedder:
         model = self._load()
         tok = model.tokenizer
         skip = set(tok.all_special_ids)
-        outputs = self._forward(texts, batch_size)
+        # Longest first, as encode() orders them: a batch of like lengths pads little.
+        by_length = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        ordered = self._forward([texts[i] for i in by_length], batch_size)
+        outputs: list[dict[str, Any]] = [{}] * len(texts)
+        for position, i in enumerate(by_length):
+            outputs[i] = ordered[position]
         pooled = np.zeros((len(texts), self.dimension), dtype=np.float32)
         tokens = []
         for i, out in enumerate(outputs):

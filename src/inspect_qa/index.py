@@ -39,12 +39,14 @@ from .layout import table_headings
 from .lexical import BM25_PARAMS, LexicalTokenizer, Postings
 from .storage import (
     FORMAT_VERSION,
+    Earlier,
     Index,
     SentenceRef,
     build_lock,
     commit,
     load_index,
     merge_segments,
+    read_earlier,
     read_manifest,
     write_segment,
 )
@@ -59,6 +61,8 @@ from .stores import (
 
 log = logging.getLogger(__name__)
 
+#: Texts embedded at once (the fastest batch of a bare encode here, 16 against 32, 64, 128).
+EMBED_BATCH = 16
 #: Smallest chunk size accepted, in model word pieces.
 MIN_CHUNK_TOKENS = 16
 #: Word pieces are kept exactly (float16) in an index of at most this many passages, and
@@ -147,7 +151,7 @@ def pipeline_fingerprint() -> str:
     """
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in ("documents.py", "layout.py", "chunking.py", "index.py", "stores.py",
+    for name in ("documents.py", "layout.py", "chunking.py", "index.py", "stores.py", "lexical.py",
                  "storage.py", "readers/__init__.py", "readers/pdf.py", "readers/repair.py",
                  "readers/office.py", "readers/web.py"):
         h.update((here / name).read_bytes())
@@ -173,30 +177,34 @@ def _compatible(manifest: dict[str, Any], embedder: Embedder, settings: ChunkSet
 def _embed(embedder: Embedder, texts: list[str], what: str, progress: bool,
            context_chars: list[int] | None = None) -> tuple[np.ndarray, list[TokenVectors]]:
     """Vectors and word-piece vectors of ``texts``, in batches, with a progress bar (the first
-    ``context_chars[i]`` characters of text ``i`` are context: no pieces of their own)."""
+    ``context_chars[i]`` characters of text ``i`` are context: no pieces of their own).
+
+    Texts are embedded longest first, as ``SentenceTransformer.encode`` does: a batch of
+    texts of like length pads little (``benchmarks/build_throughput.py``)."""
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32), []
-    batch = 32
-    vectors: list[np.ndarray] = []
-    tokens: list[TokenVectors] = []
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    tokens: list[TokenVectors | None] = [None] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     bar: Any = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(texts), desc=f"embedding {what}", unit=what.split()[-1])
-    for i in range(0, len(texts), batch):
+    for k in range(0, len(order), EMBED_BATCH):
+        batch = order[k : k + EMBED_BATCH]
         pooled, pieces = embedder.embed_tokens(
-            texts[i : i + batch], batch_size=batch,
-            context_chars=context_chars[i : i + batch] if context_chars is not None else None)
-        vectors.append(pooled)
-        # kept as float16 until stored (as they are stored): half the memory of a build
-        tokens.extend(TokenVectors(p.ids, p.vectors.astype(np.float16), p.pieces)
-                      for p in pieces)
+            [texts[i] for i in batch], batch_size=EMBED_BATCH,
+            context_chars=[context_chars[i] for i in batch] if context_chars is not None else None)
+        vectors[batch] = pooled
+        for i, p in zip(batch, pieces, strict=True):
+            # kept as float16 until stored (as they are stored): half the memory of a build
+            tokens[i] = TokenVectors(p.ids, p.vectors.astype(np.float16), p.pieces)
         if bar is not None:
-            bar.update(len(texts[i : i + batch]))
+            bar.update(len(batch))
     if bar is not None:
         bar.close()
-    return np.concatenate(vectors).astype(np.float32), tokens
+    return vectors, [t for t in tokens if t is not None]
 
 
 def resolve_config(index_dir: str | Path, embedder: Embedder | None,
@@ -228,13 +236,19 @@ def _check_chunk_size(embedder: Embedder, settings: ChunkSettings) -> None:
 
 
 def _open_old(index_root: Path, embedder: Embedder,
-              settings: ChunkSettings) -> tuple[Index | None, Index | None]:
+              settings: ChunkSettings) -> tuple[Index | None, Index | Earlier | None]:
     """``(reusable, readable)``: the existing index when it can be updated in place (same
-    model, settings, pipeline), and when it can at least be read (its documents' texts)."""
+    model, settings, pipeline), and when it can at least be read (its documents' texts: an
+    index of an earlier format too, so that the reports added to it are kept)."""
     try:
         candidate = load_index(index_root)
     except IndexNotFound:
         return None, None
+    except IndexIncompatible as exc:
+        earlier = read_earlier(index_root)
+        log.warning("existing index at %s is of another format (%s): full rebuild%s",
+                    index_root, exc, ", keeping its documents" if earlier else "")
+        return None, earlier
     except InspectQAError as exc:
         log.warning("existing index at %s is unusable (%s): full rebuild", index_root, exc)
         return None, None
@@ -245,7 +259,7 @@ def _open_old(index_root: Path, embedder: Embedder,
     return None, candidate
 
 
-def _origins(old: Index | None) -> dict[str, dict[str, Any]]:
+def _origins(old: Index | Earlier | None) -> dict[str, dict[str, Any]]:
     if old is None:
         return {}
     docs = old.manifest.get("documents", {})
@@ -354,13 +368,13 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
         for i, d in ((d.id, d) for d in docs))
     skips = tuple((s.id, s.reason) for s in skipped)
     other = tuple(sorted(ignored.items()))
+    # Another way of keeping vectors or pieces than the index's: everything is rewritten.
     recompress = old is not None and (
         (tokens == "compressed" and not old.chunk_tokens.compressed)
-        or (dense == "ivf" and old.dense.kind == "flat")
-        or (dense == "flat" and "ivf-pq" in (old.dense.kind, old.sentence_dense.kind)))
+        or dense != _setting(old, "dense"))
     if old is not None and not (added or removed or changed or origin_changed or recompress):
         return BuildReport(str(index_root), unchanged=unchanged, kept=kept, skipped=skips,
-                           ignored=other, chunks=len(old.chunks),
+                           ignored=other, chunks=int(old.manifest["counts"]["chunks"]),
                            seconds=time.perf_counter() - t0, rebuilt=False)
     corpus_root = corpus_root or _corpus_root(old)
     by_id = {d.id: d for d in docs}
@@ -396,7 +410,8 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
         codec: TokenCodec | None = None
         for batch in batches:
             segment = _write_docs(index_root, batch, old, set(unchanged) | set(kept), embedder,
-                                  settings, progress, tokens, dense, 0, codec=codec)
+                                  settings, progress, tokens, dense,
+                                  sum(int(e["chunks"]) for e in entries), codec=codec)
             assert segment is not None
             codec = segment.codec
             entries.append(segment.entry)
@@ -545,7 +560,7 @@ def optimize(index_dir: str | Path, *, embedder: Embedder | None = None,
                            merged=merged)
 
 
-def _setting(index: Index | None, what: str) -> str:
+def _setting(index: Index | Earlier | None, what: str) -> str:
     """How ``index`` keeps its word pieces (``what="tokens"``) or searches its vectors
     (``"dense"``), as it was asked for when built; ``"auto"`` for no index."""
     value = index.manifest.get(what, {}).get("setting") if index is not None else None
@@ -756,7 +771,7 @@ def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
         runs.append(("new", (n_chunks, len(new_chunk_texts), n_sentences,
                              len(new_sentence_texts))))
 
-    if not chunks:
+    if not chunks and not base_chunks:
         raise CorpusError(
             f"no passage of at least {settings.min_words} words in {len(docs)} document(s): "
             "add reports with running text (headings, addresses and dates alone are not indexed)"

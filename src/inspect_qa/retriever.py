@@ -202,7 +202,7 @@ class Retriever:
         if dense and both:
             ev, s, order = fusion.rerank(self.corpus, question_, ev, s, mode == "hybrid")
         else:
-            order = np.argsort(-s, kind="stable")
+            order = self.corpus.ranking(s, ev.rows)
         picked = self._select(order, s, ev.rows, k)
         rows = [int(ev.rows[p]) for p in picked]
         return Ranked(question_, first, ev, s, picked, rows, allowed)

@@ -12,7 +12,8 @@ Layout of ``index_dir``::
         segment.json     its documents (id, metadata, text hash), counts, each file's checksum
         texts.bin        the documents' texts, UTF-8, one after another (in segment.json order)
         text_offsets.npy byte offset of each text in texts.bin, and its end
-        lower_case.json  the words the texts write in lower case somewhere (for names)
+        lower_case.json  the words the texts write in lower case somewhere (for names), each
+                         with the number of documents that do
         chunks.npy       one row per passage: document number, start, end, page, last page,
                          section number (-1: none); chunk_ids.npy, sections.json beside it
         sentences.npy    one row per sentence: passage row, start, end, context start, end
@@ -47,6 +48,7 @@ import logging
 import os
 import secrets
 import shutil
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -113,7 +115,8 @@ class Segment:
     sentence_tokens: TokenStore
     dense: DenseStore
     sentence_dense: DenseStore
-    lower_case: frozenset[str]
+    #: Words its documents write in lower case, each with the number of documents that do.
+    lower_case: dict[str, int]
 
 
 @dataclass
@@ -206,14 +209,19 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 def current_version_dir(index_dir: str | Path) -> Path:
     """The live version directory of ``index_dir``. Raises :class:`IndexNotFound`."""
-    root = Path(index_dir)
+    return _pointer(Path(index_dir))[0]
+
+
+def _pointer(root: Path) -> tuple[Path, str | None]:
+    """The live commit's directory, and the SHA-256 of its manifest that ``CURRENT`` holds
+    beside its name (``None`` in an index written before it did)."""
     pointer = root / CURRENT
     if not pointer.is_file():
         raise IndexNotFound(
             f"no index at {str(root)!r}: build one with `inspect-qa index CORPUS --out {root}`"
         )
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        name, _, digest = pointer.read_text(encoding="utf-8").strip().partition("\n")
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"index {str(root)!r} has an unreadable {CURRENT} file ({exc}); rebuild "
                            f"it with `inspect-qa index CORPUS --out {root}`") from exc
@@ -223,7 +231,7 @@ def current_version_dir(index_dir: str | Path) -> Path:
             f"index {str(root)!r} points at a missing version {name!r}; rebuild it with "
             f"`inspect-qa index CORPUS --out {root}`"
         )
-    return version
+    return version, digest.strip() or None
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -265,8 +273,7 @@ def write_segment(index_dir: Path, documents: Sequence[Document], chunks: Sequen
     np.save(tmp / "text_offsets.npy", np.array(offsets, dtype=np.int64), allow_pickle=False)
     # Words written in lower case somewhere (the rest are names, to answers): counted now, so
     # that no search ever reads every text.
-    (tmp / "lower_case.json").write_text(json.dumps(sorted(lower_case_words(
-        [d.text for d in documents])), ensure_ascii=False), encoding="utf-8")
+    _save_lower_case(tmp, documents)
     table, ids, sections = ChunkTable.encode(chunks, doc_ids)
     np.save(tmp / "chunks.npy", _narrow(table), allow_pickle=False)
     np.save(tmp / "chunk_ids.npy", ids, allow_pickle=False)
@@ -333,13 +340,24 @@ def commit(index_dir: Path, manifest: dict[str, Any]) -> Path:
     os.replace(tmp, final)
     _fsync_dir(index_dir)
     pointer_tmp = index_dir / f".{CURRENT}.{secrets.token_hex(4)}"
-    pointer_tmp.write_text(name + "\n", encoding="utf-8")
+    # the commit's name, and its manifest's checksum: a damaged manifest is found at load
+    pointer_tmp.write_text(f"{name}\n{sha256_file(final / MANIFEST)}\n", encoding="utf-8")
     with pointer_tmp.open("rb") as fh:
         os.fsync(fh.fileno())
     os.replace(pointer_tmp, index_dir / CURRENT)  # the switch: atomic
     _fsync_dir(index_dir)
     _cleanup(index_dir, keep=name, segments={e["name"] for e in manifest["segments"]})
     return final
+
+
+def _save_lower_case(folder: Path, documents: Sequence[Document]) -> None:
+    """Each word the documents write in lower case somewhere, with how many do: a deleted
+    document's words can then be taken away without reading the others."""
+    counts: Counter[str] = Counter()
+    for d in documents:
+        counts.update(lower_case_words([d.text]))
+    (folder / "lower_case.json").write_text(json.dumps(dict(sorted(counts.items())),
+                                                       ensure_ascii=False), encoding="utf-8")
 
 
 def _narrow(table: np.ndarray) -> np.ndarray:
@@ -375,18 +393,58 @@ def segment_dirs(index_dir: str | Path) -> list[Path]:
 # -- load -------------------------------------------------------------------------------------
 
 
-def read_manifest(index_dir: str | Path, version: Path | None = None) -> dict[str, Any]:
-    """The manifest of the live version (or of ``version``). Raises :class:`IndexNotFound` /
+def read_manifest(index_dir: str | Path, version: Path | None = None,
+                  digest: str | None = None) -> dict[str, Any]:
+    """The manifest of the live commit (checked against the checksum ``CURRENT`` holds), or
+    of ``version`` (checked against ``digest`` when given). Raises :class:`IndexNotFound` /
     :class:`IndexCorrupt`."""
-    version = version or current_version_dir(index_dir)
+    if version is None:
+        version, digest = _pointer(Path(index_dir))
+    path = version / MANIFEST
+    fix = f"rebuild with `inspect-qa index CORPUS --out {index_dir}`"
+    if digest is not None and path.is_file() and sha256_file(path) != digest:
+        raise IndexCorrupt(f"index {str(index_dir)!r}: {version.name}/{MANIFEST} does not match "
+                           f"its checksum (changed or damaged since it was written); {fix}")
     try:
-        manifest: dict[str, Any] = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:  # unreadable, not UTF-8 (a flipped byte), not JSON
         raise IndexCorrupt(
-            f"the manifest of index {str(index_dir)!r} is unreadable ({exc}); rebuild with "
-            f"`inspect-qa index CORPUS --out {index_dir}`"
+            f"index {str(index_dir)!r}: {version.name}/{MANIFEST}, the manifest, is unreadable "
+            f"({exc}); {fix}"
         ) from exc
     return manifest
+
+
+@dataclass
+class Earlier:
+    """What a rebuild needs of an index of an earlier format: its manifest and its documents
+    (texts and metadata), to keep the reports added to it from outside its folder."""
+
+    manifest: dict[str, Any]
+    documents: DocumentStore
+
+
+def read_earlier(index_dir: str | Path) -> Earlier | None:
+    """The documents of an index of format 4 (one version folder holding ``texts.bin``,
+    ``text_offsets.npy`` and the manifest's documents in order), checked against their hashes;
+    ``None`` when there is no such index or it cannot be read whole."""
+    root = Path(index_dir)
+    try:
+        version, _ = _pointer(root)
+        manifest = read_manifest(root, version)
+        if manifest.get("format_version") != 4:
+            return None
+        infos = [DocumentInfo(i, d["metadata"], d["content_hash"])
+                 for i, d in manifest["documents"].items()]
+        documents = DocumentStore(infos, read_texts(version / "texts.bin"),
+                                  np.load(version / "text_offsets.npy", allow_pickle=False))
+        if not all(documents.verify(d.id) for d in infos):
+            return None
+        return Earlier(manifest, documents)
+    except (InspectQAError, OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _files(root: Path, version: Path, manifest: dict[str, Any]) -> dict[str, str]:
@@ -431,8 +489,10 @@ def verify_files(index_dir: str | Path, *, everything: bool = True,
         IndexCorrupt: a file is missing or does not match its checksum.
     """
     root = Path(index_dir)
-    version = version or current_version_dir(root)
-    files = _files(root, version, read_manifest(root, version))
+    digest = None
+    if version is None:
+        version, digest = _pointer(root)
+    files = _files(root, version, read_manifest(root, version, digest))
     fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
     sizes = {}
     for rel in files:
@@ -467,8 +527,20 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
         IndexIncompatible: built by another format version of inspect-qa.
     """
     root = Path(index_dir)
-    version = current_version_dir(root)  # once: a build may switch CURRENT meanwhile
-    manifest = read_manifest(root, version)
+    for attempt in range(3):
+        version, digest = _pointer(root)  # once: a build may switch CURRENT meanwhile
+        try:
+            return _load(root, version, digest, verify)
+        except IndexCorrupt:
+            # A commit switched while this one was read deletes what only the old one used:
+            # read the new one. The same commit failing again is damage.
+            if attempt == 2 or _pointer(root)[0] == version:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load(root: Path, version: Path, digest: str | None, verify: bool) -> Index:
+    manifest = read_manifest(root, version, digest)
     fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexIncompatible(
@@ -480,12 +552,16 @@ def load_index(index_dir: str | Path, *, verify: bool = True) -> Index:
             "index %s was built by inspect-qa %s, this is %s",
             root, manifest.get("package_version"), __version__,
         )
-    if verify:
-        verify_files(root, everything=False, version=version)
-    else:
-        for rel in _files(root, version, manifest):
-            if not (root / rel).is_file():
-                raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
+    try:
+        if verify:
+            verify_files(root, everything=False, version=version)
+        else:
+            for rel in _files(root, version, manifest):
+                if not (root / rel).is_file():
+                    raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise IndexCorrupt(f"index {str(root)!r}: {version.name}/{MANIFEST} does not list its "
+                           f"segments as it should ({exc!r}); {fix}") from exc
     try:
         entries = manifest["segments"]
         codecs: dict[str, TokenCodec] = {}
@@ -539,7 +615,7 @@ def _load_segment(path: Path, codecs: dict[str, TokenCodec]) -> Segment:
         sentence_tokens=TokenStore.load(path / "sentence_tokens", codec),
         dense=DenseStore(chunk_vectors, anns.get("chunk")),
         sentence_dense=DenseStore(sentence_vectors, anns.get("sentence")),
-        lower_case=frozenset(json.loads((path / "lower_case.json").read_text(encoding="utf-8"))))
+        lower_case=json.loads((path / "lower_case.json").read_text(encoding="utf-8")))
     n, m = len(chunks), len(sentences)
     if (len(chunk_vectors) != n or len(sentence_vectors) != m or len(segment.chunk_tokens) != n
             or len(segment.sentence_tokens) != m or len(segment.lexical) != n
@@ -565,7 +641,13 @@ def _join(root: Path, manifest: dict[str, Any], segments: list[Segment],
     documents = Documents([s.documents for s in segments],
                           [[d for d in s.doc_ids if d not in ids]
                            for s, ids in zip(segments, deleted, strict=True)])
-    lower_case = frozenset().union(*(s.lower_case for s in segments))
+    words: set[str] = set()
+    for seg, ids in zip(segments, deleted, strict=True):
+        counts = Counter(seg.lower_case)
+        for doc_id in ids & set(seg.doc_ids):  # a deleted document's words count no more
+            counts.subtract(lower_case_words([seg.documents[doc_id].text]))
+        words.update(w for w, n in counts.items() if n > 0)
+    lower_case = frozenset(words)
     lexical = LexicalStore([s.lexical for s in segments], gone)
     sentence_lexical = LexicalStore([s.sentence_lexical for s in segments], gone_sentences)
     live = live_sentences = None
@@ -655,7 +737,7 @@ def merge_segments(index_dir: Path, segments: Sequence[Segment], deleted: Sequen
     # Documents and texts, streamed.
     infos: list[dict[str, Any]] = []
     offsets = [0]
-    lower: set[str] = set()
+    kept: list[Document] = []
     with (tmp / "texts.bin").open("wb") as fh:
         for seg, docs in zip(segments, keep_docs, strict=True):
             for k in np.flatnonzero(docs).tolist():
@@ -664,10 +746,9 @@ def merge_segments(index_dir: Path, segments: Sequence[Segment], deleted: Sequen
                 infos.append({"id": doc.id, "content_hash": info.content_hash,
                               "metadata": info.metadata})
                 offsets.append(offsets[-1] + fh.write(doc.text.encode("utf-8")))
-                lower |= lower_case_words([doc.text])
+                kept.append(doc)
     np.save(tmp / "text_offsets.npy", np.array(offsets, dtype=np.int64), allow_pickle=False)
-    (tmp / "lower_case.json").write_text(json.dumps(sorted(lower), ensure_ascii=False),
-                                         encoding="utf-8")
+    _save_lower_case(tmp, kept)
     # Passage and sentence tables, numbers made the merged segment's.
     tables, sentence_tables, ids = [], [], []
     sections: list[str] = []

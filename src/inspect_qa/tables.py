@@ -22,6 +22,7 @@ import numpy as np
 
 from .chunking import Chunk, normalise
 from .documents import Described, Document
+from .errors import IndexCorrupt
 
 #: Decoded document texts kept at once.
 TEXT_CACHE = 64
@@ -97,7 +98,13 @@ class DocumentStore(Mapping[str, Document]):
         info = self.info[key]  # KeyError for an unknown id, as a mapping should
         i = self._order[key]
         raw = self._texts[self._offsets[i] : self._offsets[i + 1]].tobytes()
-        doc = Document(id=key, text=raw.decode("utf-8"), metadata=info.metadata)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # a large index's texts are verified by `check` only
+            raise IndexCorrupt(f"the stored text of {key!r} is damaged (texts.bin is not UTF-8 "
+                               f"there: {exc.reason}); run `inspect-qa check` on the index and "
+                               "rebuild it") from exc
+        doc = Document(id=key, text=text, metadata=info.metadata)
         with self._lock:
             self._cache[key] = doc
             while len(self._cache) > TEXT_CACHE:

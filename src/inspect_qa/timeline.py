@@ -142,8 +142,9 @@ def build_timeline(corpus: Corpus, question: Question, allowed: np.ndarray | Non
         s = np.where(allowed[corpus.sentence_chunks[rows]], s, -np.inf)
     # Each report's best CANDIDATES_PER_REPORT sentences, without a Python loop over sentences:
     # sort by (report, -score), then rank within each report.
-    order = np.lexsort((-s, owner))
-    grouped = owner[order]
+    reports = corpus.document_order[owner]  # reports by id, whatever their segment
+    order = np.lexsort((-s, reports))
+    grouped = reports[order]
     first = np.searchsorted(grouped, grouped)  # start of each sentence's report group
     rank = np.arange(len(order)) - first
     cand = order[(rank < CANDIDATES_PER_REPORT) & np.isfinite(s[order])]

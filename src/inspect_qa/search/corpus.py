@@ -47,9 +47,41 @@ class Corpus:
         self._caches: dict[str, OrderedDict[Any, Any]] = {}
         self._lower: frozenset[str] | None = None
         self._hint_columns: tuple[Any, ...] | None = None
+        self._document_order: np.ndarray | None = None
+        self._passage_order: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.chunk_documents)
+
+    # -- order ------------------------------------------------------------------------------
+    # A whole build lays passages out by document id, then position. An index changed report
+    # by report (new segments appended) does not; ties are broken, and the scaling sample is
+    # drawn, in that order rather than the rows', so that both rank alike.
+
+    @property
+    def document_order(self) -> np.ndarray:
+        """Rank of each document number by document id."""
+        if self._document_order is None:
+            ids = np.array(self.document_ids, dtype=str)
+            order = np.empty(len(ids), dtype=np.int64)
+            order[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+            self._document_order = order
+        return self._document_order
+
+    @property
+    def passage_order(self) -> np.ndarray:
+        """Rank of each passage by (document id, start)."""
+        if self._passage_order is None:
+            starts = np.asarray(self.index.chunks.table[:, 1], dtype=np.int64)
+            by = np.lexsort((starts, self.document_order[self.chunk_documents]))
+            order = np.empty(len(by), dtype=np.int64)
+            order[by] = np.arange(len(by))
+            self._passage_order = order
+        return self._passage_order
+
+    def ranking(self, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Positions of ``scores`` (of passages ``rows``) best first, ties in passage order."""
+        return np.lexsort((self.passage_order[rows], -scores))
 
     # -- rows -------------------------------------------------------------------------------
 

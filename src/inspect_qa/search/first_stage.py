@@ -53,7 +53,10 @@ def reference_rows(corpus: Corpus) -> np.ndarray:
     live = corpus.live_rows
     if len(live) <= REFERENCE_ROWS:
         return live
-    return live[np.unique(np.linspace(0, len(live) - 1, REFERENCE_ROWS).round().astype(np.int64))]
+    # evenly in (document id, start) order: what a whole build's rows are in
+    live = live[np.argsort(corpus.passage_order[live], kind="stable")]
+    picks = np.unique(np.linspace(0, len(live) - 1, REFERENCE_ROWS).round().astype(np.int64))
+    return np.sort(live[picks])
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray | None, depth: int,

@@ -93,11 +93,11 @@ def rerank(corpus: Corpus, question: Question, ev: Evidence, scores: np.ndarray,
     """Late interaction over the best ``RERANK_DEPTH`` candidates: ``(evidence with late
     scores, scores, order)``; the bonus is added to the scores when ``add_bonus`` (hybrid
     search), else only computed (answers read it)."""
-    order = np.argsort(-scores, kind="stable")
+    order = corpus.ranking(scores, ev.rows)
     top = np.array([p for p in order[:RERANK_DEPTH] if np.isfinite(scores[p])], dtype=np.int64)
     ev = late_interaction(corpus, question, ev, top)
     if add_bonus and len(top):
         scores = scores.copy()
         scores[top] += late_bonus(late_evidence(corpus, ev, top, question.text))
-        order = np.argsort(-scores, kind="stable")
+        order = corpus.ranking(scores, ev.rows)
     return ev, scores, order
