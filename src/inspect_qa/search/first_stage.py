@@ -1,7 +1,7 @@
 """Stage 2, candidates: which passages are scored at all.
 
 Four lists over the whole corpus, each the best :data:`DEPTH` allowed rows: dense passages and
-dense sentences (FAISS), BM25 passages and BM25 sentences (bm25s); a question that names a
+dense sentences (FAISS), BM25 passages and BM25 sentences (postings); a question that names a
 report (:mod:`inspect_qa.query`) gets the same four lists again within the reports it names.
 Their passages, together with an even sample of :data:`REFERENCE_ROWS` passages, are the
 candidates: only they are scored further (:mod:`.evidence`).
@@ -41,7 +41,7 @@ class FirstStage:
     exhaustive: bool
     #: The question vector searched with (moved by feedback when that is on), or ``None``.
     vector: np.ndarray | None
-    #: BM25 of every passage and every sentence (bm25s scores a question over all rows at
+    #: BM25 of every passage and every sentence (the postings score a question over all rows at
     #: once), ``None`` when lexical evidence was not asked for.
     lexical_chunk: np.ndarray | None
     lexical_sentence: np.ndarray | None
