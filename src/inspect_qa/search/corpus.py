@@ -48,6 +48,7 @@ class Corpus:
         self._lower: frozenset[str] | None = None
         self._hint_columns: tuple[Any, ...] | None = None
         self._document_order: np.ndarray | None = None
+        self._id_array: np.ndarray | None = None
         self._passage_order: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -90,7 +91,10 @@ class Corpus:
         ``None`` when every passage is live)."""
         if allowed is None:
             return self.live
-        docs = np.array([d in allowed for d in self.document_ids], dtype=bool)
+        if self._id_array is None:
+            self._id_array = np.array(self.document_ids, dtype=str)
+        docs = (np.isin(self._id_array, np.array(sorted(allowed), dtype=str)) if allowed
+                else np.zeros(len(self._id_array), dtype=bool))
         rows = docs[self.chunk_documents] if len(docs) else np.zeros(len(self), dtype=bool)
         return rows if self.live is None else rows & self.live
 
