@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -70,18 +71,26 @@ class DenseStore:
     """Inner product over unit vectors, with FAISS: exact (flat) over a float32 copy while the
     store is small, approximate (IVF-PQ: inverted lists over k-means cells, product-quantised
     vectors) when large. Either way :meth:`score` is exact, from the stored vectors: the
-    approximate search only chooses candidates."""
+    approximate search only chooses candidates. The flat copy is made at the first search:
+    loading an index to merge or check it makes none."""
 
     def __init__(self, vectors: np.ndarray | Int8Rows, ann: Any = None):
-        import faiss
-
         self.vectors = vectors
         self._ann = ann
-        self._flat: Any = None
-        if ann is None:
-            self._flat = faiss.IndexFlatIP(vectors.shape[1])
-            for i in range(0, len(vectors), 65536):  # a block at a time: float32 is the index
-                self._flat.add(np.ascontiguousarray(vectors[i : i + 65536], dtype=np.float32))
+        self._flat_index: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def _flat(self) -> Any:
+        with self._lock:
+            if self._flat_index is None:
+                import faiss
+
+                flat = faiss.IndexFlatIP(self.vectors.shape[1])
+                for i in range(0, len(self.vectors), 65536):  # a block at a time
+                    flat.add(np.ascontiguousarray(self.vectors[i : i + 65536], dtype=np.float32))
+                self._flat_index = flat
+            return self._flat_index
 
     @property
     def kind(self) -> str:
