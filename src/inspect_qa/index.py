@@ -57,6 +57,7 @@ from .stores import (
     TOKEN_TRAIN_MIN,
     TokenCodec,
     TokenStore,
+    token_storage,
 )
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,8 @@ def _compatible(manifest: dict[str, Any], embedder: Embedder, settings: ChunkSet
 
 
 def _embed(embedder: Embedder, texts: list[str], what: str, progress: bool,
-           context_chars: list[int] | None = None) -> tuple[np.ndarray, list[TokenVectors]]:
+           context_chars: list[int] | None = None,
+           label: str = "") -> tuple[np.ndarray, list[TokenVectors]]:
     """Vectors and word-piece vectors of ``texts``, in batches, with a progress bar (the first
     ``context_chars[i]`` characters of text ``i`` are context: no pieces of their own).
 
@@ -190,7 +192,7 @@ def _embed(embedder: Embedder, texts: list[str], what: str, progress: bool,
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(texts), desc=f"embedding {what}", unit=what.split()[-1])
+        bar = tqdm(total=len(texts), desc=f"embedding {what}{label}", unit=what.split()[-1])
     for k in range(0, len(order), EMBED_BATCH):
         batch = order[k : k + EMBED_BATCH]
         pooled, pieces = embedder.embed_tokens(
@@ -408,10 +410,12 @@ def _update(index_root: Path, docs: list[Document], old: Index | None, embedder:
         if len(batches) > 1 and tokens == "auto":
             tokens = "compressed"  # millions of characters: far past TOKENS_EXACT_CHUNKS
         codec: TokenCodec | None = None
-        for batch in batches:
+        for number, batch in enumerate(batches, 1):
+            label = f" (batch {number} of {len(batches)})" if len(batches) > 1 else ""
             segment = _write_docs(index_root, batch, old, set(unchanged) | set(kept), embedder,
                                   settings, progress, tokens, dense,
-                                  sum(int(e["chunks"]) for e in entries), codec=codec)
+                                  sum(int(e["chunks"]) for e in entries), codec=codec,
+                                  label=label)
             assert segment is not None
             codec = segment.codec
             entries.append(segment.entry)
@@ -708,7 +712,8 @@ class Written:
 def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
                 reuse: set[str], embedder: Embedder, settings: ChunkSettings, progress: bool,
                 tokens: str, dense: str, base_chunks: int, *,
-                exact_only: bool = False, codec: TokenCodec | None = None) -> Written | None:
+                exact_only: bool = False, codec: TokenCodec | None = None,
+                label: str = "") -> Written | None:
     """Write one segment holding ``docs``: those in ``reuse`` copied from ``old`` (vectors
     and word pieces as stored), the others chunked and embedded. ``base_chunks`` passages
     are in the index beside it (word pieces are compressed past
@@ -779,9 +784,10 @@ def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
     if (exact_only and (old is None or old.chunk_tokens.codec is None) and tokens == "auto"
             and base_chunks + len(chunks) > TOKENS_EXACT_CHUNKS):
         return None
-    fresh_chunks, fresh_chunk_toks = _embed(embedder, new_chunk_texts, "chunks", progress)
+    fresh_chunks, fresh_chunk_toks = _embed(embedder, new_chunk_texts, "chunks", progress,
+                                            label=label)
     fresh_sents, fresh_sent_toks = _embed(embedder, new_sentence_texts, "sentences", progress,
-                                          new_sentence_context)
+                                          new_sentence_context, label=label)
     chunk_matrix = np.concatenate(chunk_vecs) if chunk_vecs else np.zeros((0, dim), np.float32)
     sent_matrix = np.concatenate(sent_vecs) if sent_vecs else np.zeros((0, dim), np.float32)
     # The embedded rows take their places, in order.
@@ -815,7 +821,7 @@ def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
                           lexical, sentence_lexical, chunk_tokens, sentence_tokens, dense)
     entry.update({"sentences": len(sentences), "chunk_pieces": len(chunk_tokens.ids),
                   "sentence_pieces": len(sentence_tokens.ids),
-                  "tokens": _token_storage(codec)})
+                  "tokens": token_storage(codec)})
     per_doc: dict[str, list[int]] = {d.id: [0, 0] for d in docs}
     for c in chunks:
         per_doc[c.doc_id][0] += 1
@@ -823,13 +829,6 @@ def _write_docs(index_root: Path, docs: list[Document], old: Index | None,
         per_doc[chunks[ref.chunk].doc_id][1] += 1
     return Written(entry, len(new_chunk_texts),
                    {i: (entry["name"], n, m) for i, (n, m) in per_doc.items()}, codec)
-
-
-def _token_storage(codec: TokenCodec | None) -> str:
-    if codec is None:
-        return "float16"
-    return (f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "
-            "product-quantised residual")
 
 
 def _is_new(chunk: Chunk, reuse: set[str]) -> bool:

@@ -18,7 +18,7 @@ weigh words (BM25's, the word pieces' rarity) leave them out.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from .documents import Document
 from .embedding import TokenVectors
 from .stores import DenseStore, TokenCodec, TokenStore
-from .tables import DocumentInfo, DocumentStore
+from .tables import DocumentInfo, DocumentsById, DocumentStore
 
 
 class VectorSearch(Protocol):
@@ -229,7 +229,7 @@ class SegmentedTokens:
         return self.parts[k].row(i - int(self.bounds[k]))
 
 
-class Documents(Mapping[str, Document]):
+class Documents(DocumentsById):
     """The live documents by id, each read from its segment's
     :class:`~inspect_qa.tables.DocumentStore`; ``info`` holds what is kept of each without
     its text."""
@@ -241,15 +241,6 @@ class Documents(Mapping[str, Document]):
             for doc_id in ids:
                 self._where[doc_id] = store
                 self.info[doc_id] = store.info[doc_id]
-
-    def __len__(self) -> int:
-        return len(self.info)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.info)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.info
 
     def __getitem__(self, key: str) -> Document:
         return self._where[key][key]

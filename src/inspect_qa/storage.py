@@ -73,7 +73,15 @@ from .segments import (
     VectorSearch,
     bounds_of,
 )
-from .stores import FLAT_MAX_ROWS, DenseStore, Int8Rows, NpyWriter, TokenCodec, TokenStore
+from .stores import (
+    FLAT_MAX_ROWS,
+    DenseStore,
+    Int8Rows,
+    NpyWriter,
+    TokenCodec,
+    TokenStore,
+    token_storage,
+)
 from .tables import (
     ChunkTable,
     DocumentInfo,
@@ -304,24 +312,9 @@ def write_segment(index_dir: Path, documents: Sequence[Document], chunks: Sequen
         if sentence_tokens.codec is not chunk_tokens.codec:
             raise ValueError("chunk and sentence pieces must share one codec")
         chunk_tokens.codec.save(tmp / "token_codec")
-    files = sorted(p for p in tmp.rglob("*") if p.is_file())
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "documents": [{"id": d.id, "content_hash": d.content_hash, "metadata": d.metadata}
-                      for d in documents],
-        "counts": {"documents": len(documents), "chunks": len(chunks),
-                   "sentences": len(sentences)},
-        "dense": {"passages": kinds["chunk"], "sentences": kinds["sentence"]},
-        "files": {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files},
-    }
-    (tmp / SEGMENT_MANIFEST).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
-    _fsync_tree(tmp)
-    os.replace(tmp, root / name)
-    _fsync_dir(root)
-    return {"name": name, "sha256": sha256_file(root / name / SEGMENT_MANIFEST),
-            "chunks": len(chunks), "documents": len(doc_ids), "deleted": [],
-            "dense": meta["dense"]}
+    infos = [{"id": d.id, "content_hash": d.content_hash, "metadata": d.metadata}
+             for d in documents]
+    return _finish_segment(root, tmp, name, infos, len(chunks), len(sentences), kinds)
 
 
 def commit(index_dir: Path, manifest: dict[str, Any]) -> Path:
@@ -798,11 +791,21 @@ def merge_segments(index_dir: Path, segments: Sequence[Segment], deleted: Sequen
     codec = segments[0].chunk_tokens.codec
     if codec is not None:
         codec.save(tmp / "token_codec")
+    entry = _finish_segment(root, tmp, name, infos, len(table), len(sentence_table), kinds)
+    entry.update(sentences=len(sentence_table), chunk_pieces=pieces["chunk_tokens"],
+                 sentence_pieces=pieces["sentence_tokens"], tokens=token_storage(codec))
+    return entry
+
+
+def _finish_segment(root: Path, tmp: Path, name: str, infos: list[dict[str, Any]],
+                    chunks: int, sentences: int, kinds: dict[str, str]) -> dict[str, Any]:
+    """Write the segment.json of the segment being written in ``tmp`` (its documents, counts
+    and each file's checksum), make it durable and give it its name; returns its entry for a
+    commit."""
     meta = {
         "format_version": FORMAT_VERSION,
         "documents": infos,
-        "counts": {"documents": len(infos), "chunks": len(table),
-                   "sentences": len(sentence_table)},
+        "counts": {"documents": len(infos), "chunks": chunks, "sentences": sentences},
         "dense": {"passages": kinds["chunk"], "sentences": kinds["sentence"]},
         "files": {p.relative_to(tmp).as_posix(): sha256_file(p)
                   for p in sorted(tmp.rglob("*")) if p.is_file()},
@@ -813,12 +816,7 @@ def merge_segments(index_dir: Path, segments: Sequence[Segment], deleted: Sequen
     os.replace(tmp, root / name)
     _fsync_dir(root)
     return {"name": name, "sha256": sha256_file(root / name / SEGMENT_MANIFEST),
-            "chunks": len(table), "documents": len(infos), "deleted": [],
-            "dense": meta["dense"], "sentences": len(sentence_table),
-            "chunk_pieces": pieces["chunk_tokens"], "sentence_pieces": pieces["sentence_tokens"],
-            "tokens": "float16" if codec is None else (
-                f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "
-                "product-quantised residual")}
+            "chunks": chunks, "documents": len(infos), "deleted": [], "dense": meta["dense"]}
 
 
 def _stream_rows(path: Path, parts: Sequence[np.ndarray], keep: Sequence[np.ndarray],

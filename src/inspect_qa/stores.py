@@ -243,6 +243,14 @@ class TokenCodec:
                    np.load(directory / "codebooks.npy", allow_pickle=False))
 
 
+def token_storage(codec: TokenCodec | None) -> str:
+    """How word pieces are kept, for a manifest: float16, or the codec's codes."""
+    if codec is None:
+        return "float16"
+    return (f"centroid (of {len(codec.centroids)}) + {codec.codebooks.shape[0]}-byte "
+            "product-quantised residual")
+
+
 class TokenStore:
     """Each row's contextual word-piece vectors, for late interaction ("MaxSim", as ColBERT).
 

@@ -61,7 +61,23 @@ class DocumentInfo(Described):
     content_hash: str
 
 
-class DocumentStore(Mapping[str, Document]):
+class DocumentsById(Mapping[str, Document]):
+    """A mapping of documents whose keys are those of ``info`` (what is kept of each document
+    without its text)."""
+
+    info: dict[str, DocumentInfo]
+
+    def __len__(self) -> int:
+        return len(self.info)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.info)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.info
+
+
+class DocumentStore(DocumentsById):
     """Documents by id; each text is read from ``texts.bin`` when the document is asked for.
 
     ``info`` holds every document's metadata and text hash, for what needs no text (filters,
@@ -79,15 +95,6 @@ class DocumentStore(Mapping[str, Document]):
             raise ValueError("document texts and their offsets disagree")
         self._cache: OrderedDict[str, Document] = OrderedDict()
         self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self.info)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.info)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.info
 
     def __getitem__(self, key: str) -> Document:
         with self._lock:
