@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ class Corpus:
         self._hint_columns: tuple[Any, ...] | None = None
         self._document_order: np.ndarray | None = None
         self._id_array: np.ndarray | None = None
+        self._once: dict[str, Any] = {}
         self._passage_order: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -79,6 +81,13 @@ class Corpus:
             order[by] = np.arange(len(by))
             self._passage_order = order
         return self._passage_order
+
+    def remembered(self, name: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per loaded index (for what depends on the index alone)."""
+        with self._lock:
+            if name not in self._once:
+                self._once[name] = make()
+            return self._once[name]
 
     def ranking(self, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Positions of ``scores`` (of passages ``rows``) best first, ties in passage order."""

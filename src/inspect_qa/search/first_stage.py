@@ -49,14 +49,17 @@ class FirstStage:
 
 def reference_rows(corpus: Corpus) -> np.ndarray:
     """An even sample of ``REFERENCE_ROWS`` of the live passages (all of them when they are
-    fewer)."""
-    live = corpus.live_rows
-    if len(live) <= REFERENCE_ROWS:
-        return live
-    # evenly in (document id, start) order: what a whole build's rows are in
-    live = live[np.argsort(corpus.passage_order[live], kind="stable")]
-    picks = np.unique(np.linspace(0, len(live) - 1, REFERENCE_ROWS).round().astype(np.int64))
-    return np.sort(live[picks])
+    fewer). It depends only on the index: drawn once, then remembered."""
+    def draw() -> np.ndarray:
+        live = corpus.live_rows
+        if len(live) <= REFERENCE_ROWS:
+            return live
+        # evenly in (document id, start) order: what a whole build's rows are in
+        live = live[np.argsort(corpus.passage_order[live], kind="stable")]
+        picks = np.unique(np.linspace(0, len(live) - 1, REFERENCE_ROWS).round().astype(np.int64))
+        return np.sort(live[picks])
+
+    return corpus.remembered("reference", draw)
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray | None, depth: int,
