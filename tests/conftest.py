@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The model's ONNX copy (embedding.OnnxForward) is made once per test run, in a folder of its
+# own rather than the user's cache.
+if "INSPECT_QA_CACHE" not in os.environ:
+    os.environ["INSPECT_QA_CACHE"] = tempfile.mkdtemp(prefix="inspect_qa_test_cache_")
+    atexit.register(shutil.rmtree, os.environ["INSPECT_QA_CACHE"], True)
 
 LETTER = """The Axis Building
 10 Holliday Street

