@@ -194,6 +194,40 @@ def test_bm25_over_segments_is_bm25s_over_the_whole(names: list[str]) -> None:
         assert deleted.idf("social") == without.idf("social")
 
 
+def test_a_question_scored_segment_by_segment_is_scored_as_one(names: list[str]) -> None:
+    tok = LexicalTokenizer()
+    texts = []
+    for name in names:
+        text = (SEEDS / name).read_text()
+        texts += [text[i : i + 300] for i in range(0, len(text), 250)]
+    lists = [tok(t) for t in texts]
+    cut = [0, len(lists) // 4, len(lists) // 2, len(lists)]
+    parts = [Postings.build(lists[a:b]) for a, b in itertools.pairwise(cut)]
+    gone = [np.zeros(cut[1], bool), np.zeros(cut[2] - cut[1], bool),
+            np.zeros(len(lists) - cut[2], bool)]
+    gone[1][:5] = True
+    rng = np.random.default_rng(0)
+    for store in (LexicalStore(parts), LexicalStore(parts, gone)):
+        for q in (*QUESTIONS, "social social workers", "nothing-like-this"):
+            whole, split = store.scores(q), store.question(q)
+            assert len(split) == len(whole) and split.max() == whole.max(initial=0.0)
+            rows = rng.permutation(len(whole))
+            np.testing.assert_array_equal(split[rows], whole[rows])
+            np.testing.assert_array_equal(split.plus(store.question("visit"), 0.3)[rows],
+                                          (whole + np.float32(0.3) * store.scores("visit"))[rows])
+            for allowed in (None, rng.random(len(whole)) < 0.4):
+                for depth in (1, 10, 60):
+                    masked = whole if allowed is None else np.where(allowed, whole, -np.inf)
+                    want = np.argpartition(-masked, depth - 1)[:depth]
+                    want = want[masked[want] > 0]
+                    got = split.top(depth, allowed)
+                    assert len(set(got.tolist())) == len(got) == len(want)
+                    assert (whole[got] > 0).all()
+                    if allowed is not None:
+                        assert allowed[got].all()
+                    np.testing.assert_array_equal(np.sort(whole[got]), np.sort(whole[want]))
+
+
 def test_hint_scores_are_hint_match_of_every_live_document(tmp_path: Path, embedder,
                                                            names: list[str]) -> None:
     from inspect_qa.query import document_hints, hint_match

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..lexical import LexicalScores
 from ..storage import Index
 from . import analysis
 from .analysis import Question
@@ -41,10 +42,10 @@ class FirstStage:
     exhaustive: bool
     #: The question vector searched with (moved by feedback when that is on), or ``None``.
     vector: np.ndarray | None
-    #: BM25 of every passage and every sentence (the postings score a question over all rows at
-    #: once), ``None`` when lexical evidence was not asked for.
-    lexical_chunk: np.ndarray | None
-    lexical_sentence: np.ndarray | None
+    #: BM25 of every passage and every sentence (an array per segment: the postings score a
+    #: question over all rows at once), ``None`` when lexical evidence was not asked for.
+    lexical_chunk: LexicalScores | None
+    lexical_sentence: LexicalScores | None
 
 
 def reference_rows(corpus: Corpus) -> np.ndarray:
@@ -62,37 +63,22 @@ def reference_rows(corpus: Corpus) -> np.ndarray:
     return corpus.remembered("reference", draw)
 
 
-def _top(scores: np.ndarray, allowed: np.ndarray | None, depth: int,
-         matched: bool = False) -> np.ndarray:
-    """Rows of the ``depth`` best ``scores`` among ``allowed`` (``matched``: only positive
-    ones, as a BM25 of 0 shares no word)."""
-    if allowed is not None:
-        scores = np.where(allowed, scores, -np.inf)
-    depth = min(depth, len(scores))
-    if depth == 0:
-        return np.zeros(0, np.int64)
-    top = np.argpartition(-scores, depth - 1)[:depth]
-    keep = scores[top] > 0 if matched else np.isfinite(scores[top])
-    return top[keep].astype(np.int64)
-
-
-def lexical_scores(index: Index, question: Question) -> tuple[np.ndarray, np.ndarray]:
-    """BM25 of every passage and every sentence for ``question`` (with the report's terms for
+def lexical_scores(index: Index, question: Question) -> tuple[LexicalScores, LexicalScores]:
+    """BM25 of the passages and of the sentences for ``question`` (with the report's terms for
     its everyday words, when expansion is on)."""
-    lc = index.lexical.scores(question.text)
-    sl = index.sentence_lexical.scores(question.text)
+    lc = index.lexical.question(question.text)
+    sl = index.sentence_lexical.question(question.text)
     extra = list(question.expansion) if analysis.EXPANSION_WEIGHT else []
     if extra and analysis.EXPAND_BELOW < 1.0:
         # Only a question whose own words find little is helped by the report's terms; one
         # that finds its words is only diluted by them.
         ceiling = sum(index.lexical.idf(t) for t in index.lexical.tokenize(question.text)) or 1.0
-        if float(lc.max(initial=0.0)) / ceiling >= analysis.EXPAND_BELOW:
+        if lc.max() / ceiling >= analysis.EXPAND_BELOW:
             extra = []
     if extra:
         words = " ".join(extra)
-        weight = np.float32(analysis.EXPANSION_WEIGHT)
-        lc = (lc + weight * index.lexical.scores(words)).astype(np.float32)
-        sl = (sl + weight * index.sentence_lexical.scores(words)).astype(np.float32)
+        lc = lc.plus(index.lexical.question(words), analysis.EXPANSION_WEIGHT)
+        sl = sl.plus(index.sentence_lexical.question(words), analysis.EXPANSION_WEIGHT)
     return lc, sl
 
 
@@ -135,14 +121,14 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
             _, srows = ix.sentence_dense.search(vector.reshape(1, -1), DEPTH, sentence_mask)
             found.append(corpus.sentence_chunks[srows[0][srows[0] >= 0]])
         if lc is not None and sl is not None:
-            found.append(_top(lc, mask, DEPTH, matched=True))
-            found.append(corpus.sentence_chunks[_top(sl, sentence_mask, DEPTH, matched=True)])
+            found.append(lc.top(DEPTH, mask))
+            found.append(corpus.sentence_chunks[sl.top(DEPTH, sentence_mask)])
     rows = np.unique(np.concatenate(found).astype(np.int64))
     return FirstStage(rows, reference, False, vector, lc, sl)
 
 
 def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None,
-                  vector: np.ndarray | None, lexical_sentence: np.ndarray, depth: int
+                  vector: np.ndarray | None, lexical_sentence: LexicalScores, depth: int
                   ) -> np.ndarray:
     """Candidate sentences of a timeline: the best ``depth`` allowed by dense and by BM25 over
     every sentence, and those of the reference passages (every sentence of a small index)."""
@@ -153,7 +139,7 @@ def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None
     if allowed is None:
         allowed = corpus.live
     mask = None if allowed is None else allowed[corpus.sentence_chunks]
-    found = [own, _top(lexical_sentence, mask, depth, matched=True)]
+    found = [own, lexical_sentence.top(depth, mask)]
     if vector is not None:
         _, srows = corpus.index.sentence_dense.search(vector.reshape(1, -1), depth, mask)
         found.append(srows[0][srows[0] >= 0].astype(np.int64))
