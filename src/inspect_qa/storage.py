@@ -440,9 +440,11 @@ def read_earlier(index_dir: str | Path) -> Earlier | None:
         return None
 
 
-def _files(root: Path, version: Path, manifest: dict[str, Any]) -> dict[str, str]:
+def _files(root: Path, version: Path, manifest: dict[str, Any],
+           metas: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
     """Every file of the commit (relative to ``root``) with its checksum: each segment's
-    segment.json (checked against the commit) lists the segment's own files."""
+    segment.json (checked against the commit) lists the segment's own files. Each segment.json
+    read is kept in ``metas`` (by segment name), so that a load parses it once."""
     fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
     files: dict[str, str] = {}
     for entry in manifest.get("segments", []):
@@ -453,7 +455,10 @@ def _files(root: Path, version: Path, manifest: dict[str, Any]) -> dict[str, str
         if sha256_file(meta_path) != entry.get("sha256"):
             raise IndexCorrupt(f"index {str(root)!r}: {folder}/{SEGMENT_MANIFEST} does not match "
                                f"its checksum (changed or damaged since it was built); {fix}")
-        for rel, digest in _segment_meta(root, meta_path)["files"].items():
+        meta = _segment_meta(root, meta_path)
+        if metas is not None:
+            metas[entry["name"]] = meta
+        for rel, digest in meta["files"].items():
             files[f"{folder}/{rel}"] = digest
     return files
 
@@ -485,7 +490,12 @@ def verify_files(index_dir: str | Path, *, everything: bool = True,
     digest = None
     if version is None:
         version, digest = _pointer(root)
-    files = _files(root, version, read_manifest(root, version, digest))
+    return _verify(root, version, read_manifest(root, version, digest), everything, None)
+
+
+def _verify(root: Path, version: Path, manifest: dict[str, Any], everything: bool,
+            metas: dict[str, dict[str, Any]] | None) -> list[str]:
+    files = _files(root, version, manifest, metas)
     fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
     sizes = {}
     for rel in files:
@@ -545,11 +555,12 @@ def _load(root: Path, version: Path, digest: str | None, verify: bool) -> Index:
             "index %s was built by inspect-qa %s, this is %s",
             root, manifest.get("package_version"), __version__,
         )
+    metas: dict[str, dict[str, Any]] = {}
     try:
         if verify:
-            verify_files(root, everything=False, version=version)
+            _verify(root, version, manifest, False, metas)
         else:
-            for rel in _files(root, version, manifest):
+            for rel in _files(root, version, manifest, metas):
                 if not (root / rel).is_file():
                     raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
     except (KeyError, TypeError, AttributeError) as exc:
@@ -558,7 +569,8 @@ def _load(root: Path, version: Path, digest: str | None, verify: bool) -> Index:
     try:
         entries = manifest["segments"]
         codecs: dict[str, TokenCodec] = {}
-        segments = [_load_segment(root / SEGMENTS / e["name"], codecs) for e in entries]
+        segments = [_load_segment(root / SEGMENTS / e["name"], codecs, metas[e["name"]])
+                    for e in entries]
         deleted = [set(e.get("deleted", [])) for e in entries]
         return _join(root, manifest, segments, deleted)
     except RuntimeError as exc:  # FAISS's own error for a damaged index file
@@ -568,10 +580,9 @@ def _load(root: Path, version: Path, digest: str | None, verify: bool) -> Index:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
 
 
-def _load_segment(path: Path, codecs: dict[str, TokenCodec]) -> Segment:
-    """One segment, its arrays memory-mapped. Segments compressed with the same codec share
-    one :class:`~inspect_qa.stores.TokenCodec` (``codecs``, by checksum)."""
-    meta = json.loads((path / SEGMENT_MANIFEST).read_text(encoding="utf-8"))
+def _load_segment(path: Path, codecs: dict[str, TokenCodec], meta: dict[str, Any]) -> Segment:
+    """One segment (``meta``: its segment.json), its arrays memory-mapped. Segments compressed with the same codec share one
+    :class:`~inspect_qa.stores.TokenCodec` (``codecs``, by checksum)."""
 
     def arr(name: str) -> np.ndarray:
         # a plain array view of the mapped file: np.memmap's own indexing is slower
@@ -596,6 +607,8 @@ def _load_segment(path: Path, codecs: dict[str, TokenCodec]) -> Segment:
         if (path / f"{what}_ann.faiss").is_file():
             import faiss
 
+            # read, not mapped: FAISS searches a memory-mapped IVF-PQ file about seven times
+            # slower (1.7 against 0.26 ms for 390,000 sentences)
             anns[what] = faiss.read_index(str(path / f"{what}_ann.faiss"))
     chunk_vectors = arr("chunk_vectors.npy")
     sentence_vectors = Int8Rows(arr("sentence_vectors.npy"), arr("sentence_scales.npy"))
