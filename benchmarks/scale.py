@@ -271,7 +271,7 @@ def child_query(p: dict[str, Any]) -> dict[str, Any]:
         "first_answer_ms": first_answer * 1000, "questions": len(questions),
         "search_ms": _percentiles(search), "answer_ms": _percentiles(answer),
         "encode_ms_per_call": (emb.seconds - enc_total0) * 1000 / (2 * len(questions)),
-        "rss_end_mb": _status_mb("VmRSS"),
+        "rss_end_mb": _status_mb("VmRSS"), "rss_anon_end_mb": _status_mb("RssAnon"),
     }
 
 
@@ -284,8 +284,84 @@ def child_add(p: dict[str, Any]) -> dict[str, Any]:
             "embedded_chunks": rep.embedded_chunks}
 
 
+class ExactDense:
+    """Exact dense search over stored vectors, a block of rows at a time (the reference the
+    approximate first stage is measured against; FAISS's flat copy of a million sentences
+    would not fit in memory)."""
+
+    def __init__(self, vectors: Any, kind: str = "exact"):
+        self.vectors = vectors
+        self.kind = kind
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, xq: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        xq = np.asarray(xq, dtype=np.float32)
+        best_d = np.full((len(xq), 0), -np.inf, np.float32)
+        best_i = np.zeros((len(xq), 0), np.int64)
+        n = len(self.vectors)
+        for a in range(0, n, 65536):
+            rows = np.arange(a, min(n, a + 65536))
+            d = xq @ np.asarray(self.vectors[rows], dtype=np.float32).T
+            if allowed is not None:
+                d[:, ~allowed[rows]] = -np.inf
+            best_d = np.concatenate([best_d, d], axis=1)
+            best_i = np.concatenate([best_i, np.broadcast_to(rows, d.shape)], axis=1)
+            if best_d.shape[1] > k:
+                keep = np.argpartition(-best_d, k - 1, axis=1)[:, :k]
+                best_d = np.take_along_axis(best_d, keep, 1)
+                best_i = np.take_along_axis(best_i, keep, 1)
+        order = np.argsort(-best_d, axis=1, kind="stable")
+        best_d = np.take_along_axis(best_d, order, 1)
+        best_i = np.take_along_axis(best_i, order, 1)
+        return best_d, np.where(np.isfinite(best_d), best_i, -1)
+
+    def score(self, xq: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        v = np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        return (v @ np.asarray(xq, dtype=np.float32).reshape(-1)).astype(np.float32)
+
+
+def child_recall(p: dict[str, Any]) -> dict[str, Any]:
+    """Recall@10 and @100 of the index's dense searchers (IVF-PQ in large segments) against
+    exact search, for passages and sentences, over ``questions`` (searched exactly all at
+    once: one pass over the vectors); and of ``Retriever.search``'s top ten against the same
+    search with exact dense lists, over the first ``search_questions`` (each exact search
+    reads every vector: seconds a question at a million passages)."""
+    import dataclasses
+
+    from inspect_qa import HashingEmbedder, Retriever
+
+    emb = HashingEmbedder(DIMENSION)
+    r = Retriever.load(p["index"], embedder=emb)
+    ix = r.index
+    questions: list[str] = p["questions"]
+    exact = dataclasses.replace(ix, dense=ExactDense(ix.chunk_vectors),
+                                sentence_dense=ExactDense(ix.sentence_vectors))
+    reference = Retriever(exact, emb)
+    xq = np.asarray(emb.embed(questions), dtype=np.float32)
+    out: dict[str, Any] = {"questions": len(questions), "dense_kind": ix.dense.kind}
+    for what, approx, full in (("passages", ix.dense, exact.dense),
+                               ("sentences", ix.sentence_dense, exact.sentence_dense)):
+        _, want = full.search(xq, 100)
+        _, got = approx.search(xq, 100)
+        for k in (10, 100):
+            found = [len(set(got[i, :k].tolist()) & set(want[i, :k].tolist())) / k
+                     for i in range(len(questions))]
+            out[f"recall@{k}_dense_{what}"] = float(np.mean(found))
+    same = []
+    for q in questions[: p.get("search_questions", 20)]:
+        a = [h.chunk_id for h in r.search(q, k=10)]
+        b = [h.chunk_id for h in reference.search(q, k=10)]
+        same.append(len(set(a) & set(b)) / max(1, len(b)))
+    out["search_questions"] = len(same)
+    out["recall@10_search"] = float(np.mean(same))
+    return out
+
+
 CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "build": child_build, "query": child_query, "add": child_add,
+    "build": child_build, "query": child_query, "add": child_add, "recall": child_recall,
 }
 
 
