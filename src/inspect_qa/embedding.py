@@ -162,7 +162,8 @@ class SentenceTransformerEmbedder:
         self._device = device
         self._model: Any = None
         self._lock = threading.Lock()
-        self._onnx: OnnxForward | bool | None = None  # False: not available here
+        self._onnx: OnnxForward | None = None
+        self._onnx_tried = False  # (and None after trying: not available here)
         self._onnx_lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -295,8 +296,8 @@ class SentenceTransformerEmbedder:
         """The ONNX copy of the model, made (once per machine) and checked on first use;
         ``None`` when it cannot be used here: torch answers then."""
         with self._onnx_lock:  # (not _lock: the check below loads through torch)
-            if self._onnx is None:
-                self._onnx = False
+            if not self._onnx_tried:
+                self._onnx_tried = True
                 if os.environ.get(ONNX_ENV, "1") != "0" and self._device == "cpu":
                     try:
                         fast = OnnxForward.prepare(self._load(), self.fingerprint())
@@ -304,7 +305,7 @@ class SentenceTransformerEmbedder:
                             self._onnx = fast
                     except Exception as exc:  # any failure: torch, as before
                         log.info("questions are embedded with torch (ONNX Runtime: %s)", exc)
-            return self._onnx or None
+            return self._onnx
 
     def _faithful(self, fast: OnnxForward) -> bool:
         """Whether ``fast`` gives torch's vectors (cosine at least ONNX_MIN_COSINE)."""
