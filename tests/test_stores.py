@@ -41,6 +41,21 @@ def test_ivf_candidates_rescored_exactly_find_the_exact_top_ten() -> None:
                                x[[3, 5]].astype(np.float32) @ queries[0], rtol=1e-6)
 
 
+def test_an_ivf_search_returns_the_best_of_its_candidates_by_exact_score() -> None:
+    x = _clustered(20000)
+    approx = DenseStore(x, DenseStore.build_ann(x))
+    queries = _clustered(20, seed=2).astype(np.float32)
+    D, I = approx.search(queries, 10)  # noqa: E741
+    codes_only = 0
+    for q, d, rows in zip(queries, D, I, strict=True):
+        assert (rows >= 0).all() and len(set(rows.tolist())) == 10
+        np.testing.assert_allclose(d, x[rows].astype(np.float32) @ q, rtol=1e-5)
+        assert (np.diff(d) <= 0).all()  # best first, by exact score
+        _, coarse = approx._ann.search(q[None], 10)
+        codes_only += len(set(coarse[0].tolist()) & set(rows.tolist())) < 10
+    assert codes_only > 0  # the refinement changed some lists: it is not the codes' order
+
+
 def test_an_index_built_with_ivf_records_it_and_searches_with_filters(
         corpus: Path, tmp_path: Path, embedder, monkeypatch) -> None:
     from inspect_qa.search import first_stage
