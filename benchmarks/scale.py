@@ -350,6 +350,11 @@ def child_recall(p: dict[str, Any]) -> dict[str, Any]:
             found = [len(set(got[i, :k].tolist()) & set(want[i, :k].tolist())) / k
                      for i in range(len(questions))]
             out[f"recall@{k}_dense_{what}"] = float(np.mean(found))
+        # what the first stage needs: the exact ten best among the hundred its list brings
+        # (the candidates are then scored exactly)
+        within = [len(set(got[i, :100].tolist()) & set(want[i, :10].tolist())) / 10
+                  for i in range(len(questions))]
+        out[f"recall@10_in_100_dense_{what}"] = float(np.mean(within))
     same = []
     for q in questions[: p.get("search_questions", 20)]:
         a = [h.chunk_id for h in r.search(q, k=10)]
