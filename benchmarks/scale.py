@@ -19,7 +19,8 @@ For each requested size N (in passages, "chunks"):
    ``eval/gold.jsonl`` (cycled when there are fewer). Query encoding is EXCLUDED: the embedder
    is wrapped so the time spent in ``embed``/``embed_tokens`` is accumulated and subtracted
    from each call. Also the child's peak RSS.
-5. In another child: ``add_documents`` of one new report (from outside the corpus folder).
+5. In another child: the first stage's recall against exact search (``child_recall``).
+6. In another child: ``add_documents`` of one new report (from outside the corpus folder).
 
 Latency is sensitive to other load: search re-ranks with torch, whose default thread pool
 slows several-fold when another process holds a core; ``--threads 1`` pins it, and each row
@@ -458,6 +459,8 @@ def run_size(size: int, maker: CorpusMaker, per_report: float, work: Path,
     print(f"[size {size}] {chunks} chunks built in {build['build_s']:.1f}s; querying",
           file=sys.stderr, flush=True)
     query = run_child("query", {"index": str(index), "questions": questions}, args.threads)
+    recall = run_child("recall", {"index": str(index), "questions": sorted(set(questions))},
+                       args.threads)
     add = run_child("add", {"index": str(index), "file": str(new_report)}, args.threads)
     disk_after_add = dir_bytes(index)
     if not args.keep:
@@ -473,6 +476,7 @@ def run_size(size: int, maker: CorpusMaker, per_report: float, work: Path,
         "first_answer_ms": query["first_answer_ms"], "questions": query["questions"],
         "search_ms": query["search_ms"], "answer_ms": query["answer_ms"],
         "query_encoding_excluded_ms_per_call": query["encode_ms_per_call"],
+        "recall": {k: v for k, v in recall.items() if k.startswith("recall")},
         "add_one_report_s": add["add_s"], "add_embedded_chunks": add["embedded_chunks"],
         "add_peak_rss_mb": add["peak_rss_mb"], "chunks_after_add": add["chunks_after"],
         "settings": {"embedder": f"hashing-{DIMENSION}", "dense": args.dense,

@@ -23,13 +23,17 @@ log = logging.getLogger(__name__)
 
 #: Dense stores of more rows than this search approximately (IVF-PQ), smaller ones exactly.
 FLAT_MAX_ROWS = 32_768
-#: Sub-vectors (bytes) of an IVF-PQ code, and cells visited per search.
+#: Sub-vectors (bytes) of an IVF-PQ code, and cells visited per search: at least
+#: ``ANN_NPROBE``, and at least one in ``ANN_CELL_SHARE`` of a store's cells (a large
+#: store's cells are more: its sentences' 1,024 where its passages have 512).
 ANN_SUBVECTORS = 48
 ANN_NPROBE = 64
+ANN_CELL_SHARE = 8
 #: An IVF-PQ search takes this many times the rows asked for by their codes, then keeps the
 #: best by their exact scores (from the stored vectors). At a million passages of near
-#: duplicates, the exact ten best are among the hundred a list brings 0.96 of the time, against
-#: 0.86 with 32 cells and codes alone (docs/benchmarks.md).
+#: duplicates, the exact ten best are among the hundred a list brings 0.96 (passages) and 0.98
+#: (sentences, 128 of 1,024 cells) of the time, against 0.86 with 32 cells and codes alone
+#: (docs/benchmarks.md, benchmarks/ann_refine.py).
 ANN_REFINE = 4
 #: Sub-vectors of a compressed word-piece residual (one byte each; see TokenCodec).
 TOKEN_SUBVECTORS = 48
@@ -145,7 +149,8 @@ class DenseStore:
             bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
             sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
         if self._ann is not None:
-            params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=ANN_NPROBE)  # type: ignore[call-arg]
+            nprobe = max(ANN_NPROBE, int(self._ann.nlist) // ANN_CELL_SHARE)
+            params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)  # type: ignore[call-arg]
             _, found = self._ann.search(xq, k * ANN_REFINE, params=params)
             return self._refine(xq, found, k)
         elif sel is None:
