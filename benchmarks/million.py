@@ -217,9 +217,13 @@ def main() -> None:
         "recall_questions": recall["questions"], "search_questions": recall["search_questions"],
         "threads": args.threads,
     })
-    # a report of the synthetic kind that no corpus of scale.py's sizes holds
+    # a report of the synthetic kind that no corpus of scale.py's sizes holds, nor this index
+    from inspect_qa import storage
+
+    held = {Path(i).name for i in storage.read_manifest(args.out)["documents"]}
+    number = next(n for n in range(10**6 - 1, 0, -1) if f"report_{n:06d}.txt" not in held)
     maker = scale.CorpusMaker(scale.ROOT / "seeds", args.seed)
-    extra = maker.write(args.out.parent / "million_extra", 10**6 - 1, 1)[0]
+    extra = maker.write(args.out.parent / "million_extra", number, 1)[0]
     print("measuring adding one report", file=sys.stderr, flush=True)
     add = scale.run_child("add", {"index": str(args.out), "file": str(extra)}, args.threads)
     row.update({"add_one_report_s": add["add_s"], "add_peak_rss_mb": add["peak_rss_mb"],
