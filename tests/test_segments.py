@@ -63,6 +63,34 @@ def test_reports_added_one_at_a_time_search_as_one_build(tmp_path: Path, embedde
     assert _results(grown) == _results(whole)
 
 
+def test_changing_a_few_reports_reads_no_other_report_s_text(tmp_path: Path, embedder,
+                                                              names: list[str],
+                                                              monkeypatch) -> None:
+    from inspect_qa.tables import DocumentStore
+
+    corpus = _seeds(tmp_path / "corpus", names[:4])
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    read: list[str] = []
+    real = DocumentStore.__getitem__
+
+    def counted(self, key):
+        read.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(DocumentStore, "__getitem__", counted)
+    extra = _seeds(tmp_path / "extra", [names[4]]) / names[4]
+    add_documents(tmp_path / "ix", [extra], embedder=embedder)
+    remove_documents(tmp_path / "ix", [names[0]], embedder=embedder)
+    shutil.copy(extra, corpus / names[4])
+    build_index(corpus, tmp_path / "ix", embedder=embedder)  # the folder again: names[0] back
+    # only the removed report's own text is read (at load, to take its words away)
+    assert set(read) <= {names[0]}
+    # a rewrite (another dense setting) still reads them all, and loses nothing
+    build_index(corpus, tmp_path / "ix", embedder=embedder, dense="ivf")
+    assert set(read) >= set(names[1:])
+    assert sorted(load_index(tmp_path / "ix").documents) == sorted(names)
+
+
 def test_a_removed_report_is_a_deletion_marker_until_optimize(tmp_path: Path, embedder,
                                                               names: list[str]) -> None:
     build_index(_seeds(tmp_path / "all", names), tmp_path / "ix", embedder=embedder)
