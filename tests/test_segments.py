@@ -178,6 +178,31 @@ def test_small_segments_are_merged_by_the_policy(tmp_path: Path, embedder) -> No
     assert sorted((tmp_path / "ix" / "segments").iterdir()) == sorted(segment_dirs(tmp_path / "ix"))
 
 
+def test_a_merge_reads_only_the_segments_it_merges(tmp_path: Path, embedder, names: list[str],
+                                                  monkeypatch) -> None:
+    from inspect_qa import index as index_module
+    from inspect_qa import storage
+
+    build_index(_seeds(tmp_path / "c", names[:2]), tmp_path / "ix", embedder=embedder)
+    for name in names[2:]:
+        add_documents(tmp_path / "ix", [SEEDS / name], embedder=embedder)
+    before = [e["name"] for e in read_manifest(tmp_path / "ix")["segments"]]
+    assert len(before) >= 3
+    loaded: list[str] = []
+    real = storage._load_segment
+
+    def counted(path, codecs, meta):
+        loaded.append(path.name)
+        return real(path, codecs, meta)
+
+    monkeypatch.setattr(storage, "_load_segment", counted)
+    index_module._merge(tmp_path / "ix", before[-2:])
+    assert loaded == before[-2:]
+    after = [e["name"] for e in read_manifest(tmp_path / "ix")["segments"]]
+    assert after[:-1] == before[:-2] and after[-1] not in before
+    assert sorted(load_index(tmp_path / "ix").documents) == sorted(names)
+
+
 def test_a_segment_no_commit_names_is_ignored_and_cleaned(tmp_path: Path, embedder,
                                                           corpus: Path) -> None:
     build_index(corpus, tmp_path / "ix", embedder=embedder)

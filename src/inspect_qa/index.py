@@ -46,6 +46,7 @@ from .storage import (
     build_lock,
     commit,
     load_index,
+    load_segments,
     merge_segments,
     read_earlier,
     read_manifest,
@@ -551,16 +552,19 @@ def _merge(index_root: Path, names: list[str]) -> None:
     """Rewrite the segments ``names`` as one, without their deleted documents, array by array
     (:func:`~inspect_qa.storage.merge_segments`: nothing embedded or tokenized again), and
     commit it in their place."""
-    old = load_index(index_root)
-    manifest = old.manifest
+    manifest = read_manifest(index_root)
     chosen = set(names)
     picked = [k for k, e in enumerate(manifest["segments"]) if e["name"] in chosen]
     entries = [e for e in manifest["segments"] if e["name"] not in chosen]
     ids = [i for i, d in manifest["documents"].items() if d["segment"] in chosen]
     if ids:
-        entry = merge_segments(index_root, [old.segments[k] for k in picked],
+        # only the segments merged are read: merging small ones costs what they hold
+        segments = load_segments(index_root, manifest,
+                                 [manifest["segments"][k]["name"] for k in picked])
+        dense = str(manifest.get("dense", {}).get("setting") or "auto")
+        entry = merge_segments(index_root, segments,
                                [set(manifest["segments"][k].get("deleted", [])) for k in picked],
-                               _setting(old, "dense"))
+                               dense)
         entries.insert(min(picked[0], len(entries)), entry)
         for i in ids:
             manifest["documents"][i]["segment"] = entry["name"]

@@ -326,7 +326,9 @@ def commit(index_dir: Path, manifest: dict[str, Any]) -> Path:
     name = _stamp("v")
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+    # one line: json's C encoder (indented output takes its Python one: 0.50 s against 0.16 s
+    # for the manifest of 36,000 reports)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False) + "\n",
                                 encoding="utf-8")
     _fsync_tree(tmp)
     final = index_dir / name
@@ -580,6 +582,32 @@ def _load(root: Path, version: Path, digest: str | None, verify: bool) -> Index:
         raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
 
 
+def load_segments(index_dir: str | Path, manifest: dict[str, Any],
+                  names: Sequence[str]) -> list[Segment]:
+    """Only the segments ``names`` of the live commit (``manifest``), in that order, checked
+    as a load checks them: a merge of a few small segments reads nothing of the others.
+
+    Raises:
+        IndexCorrupt: a file is missing, unreadable or does not match its checksum.
+    """
+    root = Path(index_dir)
+    fix = f"rebuild it with `inspect-qa index CORPUS --out {root}`"
+    by_name = {e["name"]: e for e in manifest.get("segments", [])}
+    if any(n not in by_name for n in names):
+        raise IndexCorrupt(f"index {str(root)!r} does not hold the segments {list(names)}; {fix}")
+    metas: dict[str, dict[str, Any]] = {}
+    version, _ = _pointer(root)
+    _verify(root, version, {"segments": [by_name[n] for n in names]}, False, metas)
+    codecs: dict[str, TokenCodec] = {}
+    try:
+        return [_load_segment(root / SEGMENTS / n, codecs, metas[n]) for n in names]
+    except RuntimeError as exc:  # FAISS's own error for a damaged index file
+        raise IndexCorrupt(f"index {str(root)!r}: an approximate-search file cannot be read "
+                           f"({str(exc).splitlines()[0][:200]}); {fix}") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorrupt(f"index {str(root)!r} cannot be read ({exc}); {fix}") from exc
+
+
 def _load_segment(path: Path, codecs: dict[str, TokenCodec], meta: dict[str, Any]) -> Segment:
     """One segment (``meta``: its segment.json), its arrays memory-mapped. Segments compressed with the same codec share one
     :class:`~inspect_qa.stores.TokenCodec` (``codecs``, by checksum)."""
@@ -823,7 +851,7 @@ def _finish_segment(root: Path, tmp: Path, name: str, infos: list[dict[str, Any]
         "files": {p.relative_to(tmp).as_posix(): sha256_file(p)
                   for p in sorted(tmp.rglob("*")) if p.is_file()},
     }
-    (tmp / SEGMENT_MANIFEST).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+    (tmp / SEGMENT_MANIFEST).write_text(json.dumps(meta, ensure_ascii=False) + "\n",
                                         encoding="utf-8")
     _fsync_tree(tmp)
     os.replace(tmp, root / name)
