@@ -110,3 +110,40 @@ def test_answer_dict(retriever: Retriever) -> None:
                       "passages", "passage_index", "reason", "page"}
     assert 0.0 <= a.confidence <= 1.0
     assert d["passages"] == [p.to_dict() for p in retriever.search(a.question)]
+
+
+def test_question_weights_move_from_words_to_meaning() -> None:
+    from inspect_qa.search import fusion
+
+    lo, hi = fusion.FEW_WORDS_GATE
+    assert fusion.question_weights(hi) == fusion.FUSION_WEIGHTS
+    assert fusion.question_weights(1.0) == fusion.FUSION_WEIGHTS
+    assert fusion.question_weights(lo) == fusion.FEW_WORDS_WEIGHTS
+    assert fusion.question_weights(0.0) == fusion.FEW_WORDS_WEIGHTS
+    mid = fusion.question_weights((lo + hi) / 2)
+    for k, v in mid.items():
+        assert v == pytest.approx((fusion.FUSION_WEIGHTS[k] + fusion.FEW_WORDS_WEIGHTS[k]) / 2)
+    # a reader's words count for less, meaning for more
+    few, words = fusion.FEW_WORDS_WEIGHTS, fusion.FUSION_WEIGHTS
+    assert few["dense_sentence"] > words["dense_sentence"]
+    assert few["lexical_chunk"] < words["lexical_chunk"]
+
+
+def test_a_question_whose_words_find_little_is_ranked_on_meaning(
+        retriever: Retriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from inspect_qa.search import fusion
+
+    only_dense = dict.fromkeys(fusion.FUSION_WEIGHTS, 0.0) | {"dense_chunk": 1.0}
+    monkeypatch.setattr(fusion, "FEW_WORDS_WEIGHTS", only_dense)
+    # words no report uses: lexical strength 0, ranked by the dense passage score alone
+    ranked = retriever._rank("quixotic zephyrs of blandishment", 10, "hybrid", None, False)
+    assert fusion.lexical_strength(retriever.corpus, ranked.question, ranked.evidence) == 0.0
+    assert np.allclose(ranked.scores, fusion.minmax(ranked.evidence.dense_chunk))
+    # a question in the reports' words keeps the words' weights: the late bonus moves scores
+    ranked = retriever._rank("caseloads social workers assessment team", 10, "hybrid", None,
+                             False)
+    strength = fusion.lexical_strength(retriever.corpus, ranked.question, ranked.evidence)
+    assert strength >= fusion.FEW_WORDS_GATE[1]
+    assert not np.allclose(ranked.scores, fusion.minmax(ranked.evidence.dense_chunk))

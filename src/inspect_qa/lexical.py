@@ -243,6 +243,11 @@ class LexicalStore:
         tid = self._vocab.get(token)
         return self._idf(0 if tid is None else int(self._df[tid]))
 
+    def ceiling(self, text: str) -> float:
+        """The most BM25 the words of ``text`` could give a row (Lucene's BM25 gives a word at
+        most its idf); 1.0 when it has none."""
+        return sum(self.idf(t) for t in self.tokenize(text)) or 1.0
+
     def question(self, question: str) -> LexicalScores:
         """BM25 of every row for ``question``, an array per segment (each score what
         :meth:`scores` gives it)."""

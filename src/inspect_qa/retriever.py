@@ -196,11 +196,14 @@ class Retriever:
         question_ = self.analyser.analyse(q, dense)
         first = first_stage.run(self.corpus, question_, allowed, dense, lexical)
         ev = evidence.gather(self.corpus, question_, first)
-        s = fusion.combine(ev, mode)
+        weights = (fusion.question_weights(fusion.lexical_strength(self.corpus, question_, ev))
+                   if mode == "hybrid" else fusion.FUSION_WEIGHTS)
+        s = fusion.combine(ev, mode, weights)
         if allowed is not None:
             s = np.where(allowed[ev.rows], s, -np.inf)
         if dense and both:
-            ev, s, order = fusion.rerank(self.corpus, question_, ev, s, mode == "hybrid")
+            ev, s, order = fusion.rerank(self.corpus, question_, ev, s, mode == "hybrid",
+                                         weights)
         else:
             order = self.corpus.ranking(s, ev.rows)
         picked = self._select(order, s, ev.rows, k)

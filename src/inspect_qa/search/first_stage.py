@@ -72,8 +72,7 @@ def lexical_scores(index: Index, question: Question) -> tuple[LexicalScores, Lex
     if extra and analysis.EXPAND_BELOW < 1.0:
         # Only a question whose own words find little is helped by the report's terms; one
         # that finds its words is only diluted by them.
-        ceiling = sum(index.lexical.idf(t) for t in index.lexical.tokenize(question.text)) or 1.0
-        if lc.max() / ceiling >= analysis.EXPAND_BELOW:
+        if lc.max() / index.lexical.ceiling(question.text) >= analysis.EXPAND_BELOW:
             extra = []
     if extra:
         words = " ".join(extra)

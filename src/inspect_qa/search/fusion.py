@@ -1,7 +1,11 @@
 """Stage 4, fusion and re-ranking: the candidates' signals, each min-max scaled over the
 scored passages so their scales meet, weighted into one score; then late interaction over the
 best :data:`RERANK_DEPTH`, whose evidence is added as a bonus (a re-ranked passage only
-gains, so none falls below a passage that was not re-ranked)."""
+gains, so none falls below a passage that was not re-ranked).
+
+The weights depend on the question (:func:`question_weights`): one asked in the reports' own
+words is ranked mostly on those words; one whose words find little in the reports (a reader's
+"taken into care" where they say "looked after") mostly on meaning."""
 
 from __future__ import annotations
 
@@ -24,6 +28,22 @@ FUSION_WEIGHTS = {
     "late_sentence": 0.2,
     "late_typed_sentence": 0.4,
 }
+#: Weights for a question whose own words find little in the reports: meaning (dense, late
+#: interaction) counts for more, the words for less (benchmarks/adaptive_fusion.py).
+FEW_WORDS_WEIGHTS = {
+    "dense_chunk": 0.45,
+    "dense_sentence": 0.7,
+    "lexical_chunk": 0.25,
+    "lexical_sentence": 0.3,
+    "document_hint": 0.55,
+    "late_chunk": 0.5,
+    "late_sentence": 0.1,
+    "late_typed_sentence": 0.5,
+}
+#: Where a question's words count as finding little: at a lexical strength (its best passage's
+#: BM25 over the most its words could score, :func:`lexical_strength`) of at most the first
+#: value ``FEW_WORDS_WEIGHTS`` apply, from the second ``FUSION_WEIGHTS``; in between a blend.
+FEW_WORDS_GATE = (0.14, 0.16)
 #: Passages re-ranked by late interaction (word-piece MaxSim) after the first fusion.
 RERANK_DEPTH = 20
 
@@ -33,6 +53,24 @@ def minmax(x: np.ndarray) -> np.ndarray:
     if hi - lo < 1e-9:
         return np.zeros_like(x) if hi <= 0 else np.ones_like(x)
     return (x - lo) / (hi - lo)
+
+
+def lexical_strength(corpus: Corpus, question: Question, ev: Evidence) -> float:
+    """The best candidate's BM25 over the most the question's words could score: near 0 when
+    its words are common or the reports do not use them, towards 1 when one passage holds
+    them all. The best of all passages is a candidate, so this is over the whole corpus."""
+    if not len(ev.rows):
+        return 0.0
+    return float(ev.lexical_chunk.max()) / corpus.index.lexical.ceiling(question.text)
+
+
+def question_weights(strength: float) -> dict[str, float]:
+    """The fusion weights for a question of lexical ``strength`` (see :data:`FEW_WORDS_GATE`)."""
+    lo, hi = FEW_WORDS_GATE
+    few = 1.0 if strength <= lo else 0.0 if strength >= hi else (hi - strength) / (hi - lo)
+    if few == 0.0:
+        return FUSION_WEIGHTS
+    return {k: (1 - few) * FUSION_WEIGHTS[k] + few * FEW_WORDS_WEIGHTS[k] for k in FUSION_WEIGHTS}
 
 
 def combine(ev: Evidence, mode: str, weights: dict[str, float] = FUSION_WEIGHTS) -> np.ndarray:
@@ -89,7 +127,8 @@ def late_bonus(evidence: tuple[np.ndarray, np.ndarray, np.ndarray | None],
 
 
 def rerank(corpus: Corpus, question: Question, ev: Evidence, scores: np.ndarray,
-           add_bonus: bool) -> tuple[Evidence, np.ndarray, np.ndarray]:
+           add_bonus: bool, weights: dict[str, float] = FUSION_WEIGHTS
+           ) -> tuple[Evidence, np.ndarray, np.ndarray]:
     """Late interaction over the best ``RERANK_DEPTH`` candidates: ``(evidence with late
     scores, scores, order)``; the bonus is added to the scores when ``add_bonus`` (hybrid
     search), else only computed (answers read it)."""
@@ -98,6 +137,6 @@ def rerank(corpus: Corpus, question: Question, ev: Evidence, scores: np.ndarray,
     ev = late_interaction(corpus, question, ev, top)
     if add_bonus and len(top):
         scores = scores.copy()
-        scores[top] += late_bonus(late_evidence(corpus, ev, top, question.text))
+        scores[top] += late_bonus(late_evidence(corpus, ev, top, question.text), weights)
         order = corpus.ranking(scores, ev.rows)
     return ev, scores, order

@@ -140,8 +140,7 @@ def question_evidence(corpus: Corpus, question: Question, first: FirstStage, ev:
                          if names else 0.0)
     # BM25 of the best passage against the most the question's words could give (Lucene's
     # BM25 gives a word at most its idf): how much of the question it matches at all.
-    ceiling = sum(lex.idf(t) for t in lex.tokenize(q)) or 1.0
-    lexical_strength = float(ev.lexical_chunk[top]) / ceiling
+    lexical_strength = float(ev.lexical_chunk[top]) / lex.ceiling(q)
     # How far the best passage leads the next (fused score): a question the reports answer
     # usually has one place that answers it.
     margin = float(scores[top] - scores[picked[1]]) if len(picked) > 1 else 0.0
