@@ -45,6 +45,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "seeds")
     ap.add_argument("--index", type=Path, help="index to use (default: a fresh temporary one)")
+    ap.add_argument("--model", help="embedding model directory (default: the bundled one)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -52,7 +53,7 @@ def main() -> int:
 
     shipped = (dict(fusion.FEW_WORDS_WEIGHTS), fusion.FEW_WORDS_GATE)
     with tempfile.TemporaryDirectory() as tmp:
-        cases = collect(args.corpus, args.index or Path(tmp) / "index")
+        cases = collect(args.corpus, args.index or Path(tmp) / "index", args.model)
 
     def figures(name: str) -> np.ndarray:
         return score(cases[name])
@@ -112,7 +113,7 @@ def main() -> int:
     return 0
 
 
-def collect(corpus: Path, index: Path) -> dict[str, list[tuple]]:
+def collect(corpus: Path, index: Path, model: str | None = None) -> dict[str, list[tuple]]:
     """Per set, per answerable question: its evidence on every candidate, late interaction of
     every candidate, which candidates hold an evidence quote, and its lexical strength. Checks
     the replay against the retriever (with the settings as shipped)."""
@@ -120,7 +121,12 @@ def collect(corpus: Path, index: Path) -> dict[str, list[tuple]]:
     from inspect_qa.retriever import Retriever
     from inspect_qa.search import evidence, first_stage, fusion
 
-    r = Retriever.build(corpus, index, progress=True)
+    embedder = None
+    if model:
+        from inspect_qa.embedding import load_embedder
+
+        embedder = load_embedder(model)
+    r = Retriever.build(corpus, index, embedder=embedder, progress=True)
     ix = r.index
     docs = {d: x.text for d, x in ix.documents.items()}
     cases: dict[str, list[tuple]] = {}
