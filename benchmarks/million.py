@@ -34,6 +34,8 @@ exact search. Not a build benchmark: the base's build is.
 ``--reuse --restamp`` measures an existing copy again after a change to search code only: it
 commits the same segments under this code's pipeline fingerprint (adding a report refuses an
 index of another pipeline, which is right for a change to how reports are read or stored).
+``--reann`` first rebuilds every segment's IVF-PQ searchers with this code (for a change to
+how they are built), hard-linking the other files.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -166,6 +169,57 @@ def restamp(out: Path) -> None:
     storage.commit(out, manifest)
 
 
+def reann(out: Path, threads: int | None = None) -> dict[str, Any]:
+    """Rebuild every segment's approximate dense searchers (``*_ann.faiss``) with this code's
+    ``DenseStore.build_ann``, as a build would make them; every other file is hard-linked from
+    the segment it was in (nothing else changes, and nothing is copied). One new commit."""
+    import faiss
+
+    from inspect_qa import storage
+    from inspect_qa.checksums import sha256_file
+    from inspect_qa.stores import DenseStore, Int8Rows
+
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    manifest = storage.read_manifest(out)
+    t0 = time.perf_counter()
+    renamed, entries = {}, []
+    for e in manifest["segments"]:
+        src = out / storage.SEGMENTS / e["name"]
+        meta = json.loads((src / storage.SEGMENT_MANIFEST).read_text(encoding="utf-8"))
+        name = storage._stamp("s")
+        tmp = out / storage.SEGMENTS / f".tmp-{name}"
+        for path in sorted(src.rglob("*")):
+            rel = path.relative_to(src)
+            if path.is_dir():
+                (tmp / rel).mkdir(parents=True, exist_ok=True)
+            elif not rel.name.endswith("_ann.faiss") and rel.name != storage.SEGMENT_MANIFEST:
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.link(path, tmp / rel)
+        for what, key in (("chunk", "passages"), ("sentence", "sentences")):
+            if meta["dense"][key] != "ivf-pq":
+                continue
+            if what == "chunk":
+                vectors: Any = np.load(src / "chunk_vectors.npy", mmap_mode="r")
+            else:
+                vectors = Int8Rows(np.load(src / "sentence_vectors.npy", mmap_mode="r"),
+                                   np.load(src / "sentence_scales.npy", mmap_mode="r"))
+            faiss.write_index(DenseStore.build_ann(vectors), str(tmp / f"{what}_ann.faiss"))
+            meta["files"][f"{what}_ann.faiss"] = sha256_file(tmp / f"{what}_ann.faiss")
+        (tmp / storage.SEGMENT_MANIFEST).write_text(json.dumps(meta, ensure_ascii=False) + "\n",
+                                                    encoding="utf-8")
+        os.replace(tmp, out / storage.SEGMENTS / name)
+        renamed[e["name"]] = name
+        entries.append(dict(e, name=name, sha256=sha256_file(out / storage.SEGMENTS / name
+                                                              / storage.SEGMENT_MANIFEST)))
+        print(f"searchers of {e['name']} ({e['chunks']:,} passages) rebuilt in "
+              f"{time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+    documents = {d: dict(r, segment=renamed[r["segment"]])
+                 for d, r in manifest["documents"].items()}
+    storage.commit(out, dict(manifest, segments=entries, documents=documents))
+    return {"reann_s": time.perf_counter() - t0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -185,15 +239,21 @@ def main() -> None:
                          "(each reads every vector)")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--reuse", action="store_true", help="measure --out as it is")
+    ap.add_argument("--reann", action="store_true",
+                    help="with --reuse: rebuild every segment's IVF-PQ searchers with this "
+                         "code first (a change to how they are built; other files hard-linked)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
     row: dict[str, Any] = {"base": str(args.base), "copies": args.copies, "noise": args.noise}
     if not args.reuse:
         row.update(replicate(args.base, args.out, args.copies, args.noise, args.seed))
-    elif args.restamp:
-        restamp(args.out)
-        row["restamped"] = True
+    else:
+        if args.reann:
+            row.update(reann(args.out, args.threads))
+        if args.restamp:
+            restamp(args.out)
+            row["restamped"] = True
     disk = scale.dir_bytes(args.out)
     gold = [json.loads(line)["question"]
             for line in args.gold.read_text(encoding="utf-8").splitlines() if line.strip()]

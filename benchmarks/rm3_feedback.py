@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import adaptive_fusion as AF  # noqa: E402
+import adaptive_fusion as AF
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -147,3 +147,39 @@ def test_a_question_whose_words_find_little_is_ranked_on_meaning(
     strength = fusion.lexical_strength(retriever.corpus, ranked.question, ranked.evidence)
     assert strength >= fusion.FEW_WORDS_GATE[1]
     assert not np.allclose(ranked.scores, fusion.minmax(ranked.evidence.dense_chunk))
+
+
+def test_bm25_lists_made_on_another_thread_are_the_same(
+        retriever: Retriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The large-index first stage makes its BM25 lists on a worker thread while it searches the
+    dense lists: the same candidates and scores as made in turn on one thread."""
+    from concurrent.futures import Future
+
+    import numpy as np
+
+    from inspect_qa.search import first_stage
+
+    monkeypatch.setattr(first_stage, "REFERENCE_ROWS", 2)  # the large-index path
+
+    class InTurn:
+        def submit(self, fn):
+            done: Future = Future()
+            done.set_result(fn())
+            return done
+
+    questions = ["caseloads social workers assessment team", "adoption in Riverton",
+                 "children fostering", "the second monitoring visit"]
+    threaded = [retriever._rank(q, 10, "hybrid", None, False) for q in questions]
+    assert first_stage._pool is not None  # the worker was used
+    monkeypatch.setattr(first_stage, "_workers", InTurn)
+    for q, a in zip(questions, threaded, strict=True):
+        b = retriever._rank(q, 10, "hybrid", None, False)
+        assert not a.first.exhaustive
+        np.testing.assert_array_equal(a.first.rows, b.first.rows)
+        np.testing.assert_array_equal(a.first.lexical_chunk[a.first.rows],
+                                      b.first.lexical_chunk[b.first.rows])
+        for x, y in zip(a.first.lexical_sentence.parts, b.first.lexical_sentence.parts,
+                        strict=True):
+            np.testing.assert_array_equal(x, y)
+        assert a.rows == b.rows
+        np.testing.assert_array_equal(a.scores, b.scores)

@@ -138,6 +138,8 @@ class SegmentedDense:
             mask = None if allowed is None else allowed[a:b]
             if mask is not None and not mask.any():
                 continue
+            if mask is not None and mask.all():
+                mask = None  # the same rows, searched without checking each against a bitmap
             D, I = part.search(xq, k, mask)  # noqa: E741
             scores.append(np.where(I >= 0, D, -np.inf))
             rows.append(np.where(I >= 0, I + a, -1))

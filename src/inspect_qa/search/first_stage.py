@@ -14,6 +14,9 @@ exactly scoring every passage.
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,11 +72,11 @@ def lexical_scores(index: Index, question: Question) -> tuple[LexicalScores, Lex
     lc = index.lexical.question(question.text)
     sl = index.sentence_lexical.question(question.text)
     extra = list(question.expansion) if analysis.EXPANSION_WEIGHT else []
-    if extra and analysis.EXPAND_BELOW < 1.0:
-        # Only a question whose own words find little is helped by the report's terms; one
-        # that finds its words is only diluted by them.
-        if lc.max() / index.lexical.ceiling(question.text) >= analysis.EXPAND_BELOW:
-            extra = []
+    # Only a question whose own words find little is helped by the report's terms; one that
+    # finds its words is only diluted by them.
+    if (extra and analysis.EXPAND_BELOW < 1.0
+            and lc.max() / index.lexical.ceiling(question.text) >= analysis.EXPAND_BELOW):
+        extra = []
     if extra:
         words = " ".join(extra)
         lc = lc.plus(index.lexical.question(words), analysis.EXPANSION_WEIGHT)
@@ -94,14 +97,18 @@ def feedback(index: Index, vector: np.ndarray) -> np.ndarray:
 
 def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: bool,
         lexical: bool) -> FirstStage:
-    """The candidates for ``question`` among the passages ``allowed`` (``None``: all)."""
+    """The candidates for ``question`` among the passages ``allowed`` (``None``: all).
+
+    In a large index the BM25 lists are made on another thread while this one searches the
+    dense lists: both spend their time outside the GIL (numba, numpy's selection, FAISS), so
+    on two cores a search takes about the longer of the two instead of their sum."""
     ix = corpus.index
     vector = feedback(ix, question.vector) if dense and question.vector is not None else None
-    lc = sl = None
-    if lexical:
-        lc, sl = lexical_scores(ix, question)
     reference = reference_rows(corpus)
     if len(corpus.live_rows) <= REFERENCE_ROWS:
+        lc = sl = None
+        if lexical:
+            lc, sl = lexical_scores(ix, question)
         return FirstStage(reference, reference, True, vector, lc, sl)
     if allowed is None:
         allowed = corpus.live
@@ -111,19 +118,44 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         if named.any():
             in_named = named[corpus.chunk_documents]
             masks.append(in_named if allowed is None else in_named & allowed)
+    sentence_masks = [None if m is None else m[corpus.sentence_chunks] for m in masks]
+
+    def lexical_lists() -> tuple[LexicalScores, LexicalScores, list[np.ndarray]]:
+        lc, sl = lexical_scores(ix, question)
+        found = []
+        for mask, sentence_mask in zip(masks, sentence_masks, strict=True):
+            found.append(lc.top(DEPTH, mask))
+            found.append(corpus.sentence_chunks[sl.top(DEPTH, sentence_mask)])
+        return lc, sl, found
+
     found = [reference]
-    for mask in masks:
-        sentence_mask = None if mask is None else mask[corpus.sentence_chunks]
-        if vector is not None:
+    job = _workers().submit(lexical_lists) if lexical and vector is not None else None
+    if vector is not None:
+        for mask, sentence_mask in zip(masks, sentence_masks, strict=True):
             _, rows = ix.dense.search(vector.reshape(1, -1), DEPTH, mask)
             found.append(rows[0][rows[0] >= 0])
             _, srows = ix.sentence_dense.search(vector.reshape(1, -1), DEPTH, sentence_mask)
             found.append(corpus.sentence_chunks[srows[0][srows[0] >= 0]])
-        if lc is not None and sl is not None:
-            found.append(lc.top(DEPTH, mask))
-            found.append(corpus.sentence_chunks[sl.top(DEPTH, sentence_mask)])
+    lc = sl = None
+    if lexical:
+        lc, sl, lexical_found = job.result() if job is not None else lexical_lists()
+        found.extend(lexical_found)
     rows = np.unique(np.concatenate(found).astype(np.int64))
     return FirstStage(rows, reference, False, vector, lc, sl)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The threads BM25 lists are made on (one per core: concurrent searches each get one)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+                                       thread_name_prefix="inspect-qa-bm25")
+        return _pool
 
 
 def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None,
