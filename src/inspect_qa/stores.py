@@ -35,9 +35,6 @@ ANN_CELL_SHARE = 8
 #: (sentences, 128 of 1,024 cells) of the time, against 0.86 with 32 cells and codes alone
 #: (docs/benchmarks.md, benchmarks/ann_refine.py).
 ANN_REFINE = 4
-#: Fewest rows whose IVF-PQ codes are of the fast-scan kind (16 codewords of 4 bits a
-#: sub-vector need some rows to train on; a smaller store keeps fewer 8-bit codewords).
-FAST_SCAN_MIN_ROWS = 1024
 #: Sub-vectors of a compressed word-piece residual (one byte each; see TokenCodec).
 TOKEN_SUBVECTORS = 48
 #: Most pieces a token codec is trained on (a random sample beyond), and fewest it can be.
@@ -115,27 +112,17 @@ class DenseStore:
     @staticmethod
     def build_ann(vectors: np.ndarray | Int8Rows, seed: int = 0) -> Any:
         """An IVF-PQ index of ``vectors``: about 2 sqrt(n) cells (a power of two), codes of
-        ``ANN_SUBVECTORS`` bytes, trained on a sample of at most 64 vectors a cell.
-
-        The codes are FAISS's fast-scan kind (``IndexIVFPQFastScan``: twice the sub-vectors,
-        4 bits each, so the same bytes a vector), whose distance tables fit in SIMD registers:
-        3 to 5 times faster to scan than 8-bit codes, and as good once the candidates are
-        re-scored exactly (:data:`ANN_REFINE`; docs/benchmarks.md). A store too small to train
-        16 codewords a sub-vector keeps 8-bit codes with fewer codewords."""
+        ``ANN_SUBVECTORS`` bytes (or the largest divisor of the dimension below), trained on a
+        sample of at most 64 vectors a cell."""
         import faiss
 
         n, d = vectors.shape
         nlist = min(int(2 ** round(math.log2(max(2 * math.sqrt(n), 64)))), max(1, n // 8))
+        nbits = int(min(8, max(1, math.log2(max(n // 4, 2)))))  # a small store: fewer codewords
         quantizer = faiss.IndexFlatIP(d)
-        ann: Any
-        if n >= FAST_SCAN_MIN_ROWS and d % 2 == 0:
-            subvectors = _divisor(d, 2 * ANN_SUBVECTORS)
-            ann = faiss.IndexIVFPQFastScan(quantizer, d, nlist, subvectors, 4,
-                                           faiss.METRIC_INNER_PRODUCT)
-        else:
-            nbits = int(min(8, max(1, math.log2(max(n // 4, 2)))))  # fewer codewords
-            ann = faiss.IndexIVFPQ(quantizer, d, nlist, _divisor(d, ANN_SUBVECTORS), nbits,
-                                   faiss.METRIC_INNER_PRODUCT)
+        subvectors = _divisor(d, ANN_SUBVECTORS)
+        ann = faiss.IndexIVFPQ(quantizer, d, nlist, subvectors, nbits,
+                               faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
         sample = np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))
         ann.cp.min_points_per_centroid = 1
