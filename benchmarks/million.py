@@ -273,6 +273,7 @@ def main() -> None:
         "rss_end_mb": query["rss_end_mb"], "rss_anon_end_mb": query.get("rss_anon_end_mb"),
         "first_answer_ms": query["first_answer_ms"], "questions": query["questions"],
         "search_ms": query["search_ms"], "answer_ms": query["answer_ms"],
+        "search_warm_ms": query["search_warm_ms"], "answer_warm_ms": query["answer_warm_ms"],
         "recall": {k: v for k, v in recall.items() if k.startswith("recall")},
         "recall_questions": recall["questions"], "search_questions": recall["search_questions"],
         "threads": args.threads,
