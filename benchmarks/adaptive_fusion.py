@@ -36,6 +36,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,18 +126,14 @@ def main() -> int:
 
 def beir(folder: Path, index: Path, out_json: Path | None) -> int:
     """nDCG@10 / recall@50 on ``folder``'s test queries with the gate as shipped and off."""
-    from approximations import _measure
+    from approximations import _measure, _queries
 
     from inspect_qa import Retriever
     from inspect_qa.eval.beir import read_qrels
     from inspect_qa.search import evidence, first_stage, fusion
 
     qrels = read_qrels(folder / "qrels" / "test.tsv")
-    queries = {}
-    for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines():
-        d = json.loads(line)
-        if d["_id"] in qrels:
-            queries[d["_id"]] = d["text"]
+    queries = _queries(folder, qrels)
     r = Retriever.load(index)
     first_stage.REFERENCE_ROWS = 10**9  # every passage scored: the exact ranking
     below = 0
@@ -162,19 +159,25 @@ def beir(folder: Path, index: Path, out_json: Path | None) -> int:
 
 
 def collect(corpus: Path, index: Path, model: str | None = None) -> dict[str, list[tuple]]:
-    """Per set, per answerable question: its evidence on every candidate, late interaction of
-    every candidate, which candidates hold an evidence quote, and its lexical strength. Checks
-    the replay against the retriever (with the settings as shipped)."""
-    from inspect_qa.eval.gold import load_gold
+    """The cases of every set (:func:`cases_of`), with an index of ``corpus`` built or updated
+    at ``index``."""
     from inspect_qa.retriever import Retriever
-    from inspect_qa.search import evidence, first_stage, fusion
 
     embedder = None
     if model:
         from inspect_qa.embedding import load_embedder
 
         embedder = load_embedder(model)
-    r = Retriever.build(corpus, index, embedder=embedder, progress=True)
+    return cases_of(Retriever.build(corpus, index, embedder=embedder, progress=True))
+
+
+def cases_of(r: Any) -> dict[str, list[tuple]]:
+    """Per set, per answerable question: its evidence on every candidate, late interaction of
+    every candidate, which candidates hold an evidence quote, its lexical strength and its
+    text. Checks the replay against the retriever ``r`` (with the settings as shipped)."""
+    from inspect_qa.eval.gold import load_gold
+    from inspect_qa.search import evidence, first_stage, fusion
+
     ix = r.index
     docs = {d: x.text for d, x in ix.documents.items()}
     cases: dict[str, list[tuple]] = {}
@@ -191,7 +194,7 @@ def collect(corpus: Path, index: Path, model: str | None = None) -> dict[str, li
             labels = np.array([it.is_hit(ix.chunks[i].doc_id, ix.chunks[i].text) is not None
                                for i in first.rows])
             case = (ev, fusion.late_evidence(r.corpus, ev, every, q.text), labels,
-                    fusion.lexical_strength(r.corpus, q, ev))
+                    fusion.lexical_strength(r.corpus, q, ev), q.text)
             cases[name].append(case)
             expect = [p.chunk_id for p in r.search(it.question, k=10)]
             got = [ix.chunks[first.rows[i]].id for i in ranking(case)[:10]]
@@ -205,7 +208,7 @@ def ranking(case: tuple) -> np.ndarray:
     fusion module's current settings."""
     from inspect_qa.search import fusion
 
-    ev, late, _, strength = case
+    ev, late, strength = case[0], case[1], case[3]
     weights = fusion.question_weights(strength)
     s = fusion.combine(ev, "hybrid", weights)
     top = np.argsort(-s, kind="stable")[:fusion.RERANK_DEPTH]

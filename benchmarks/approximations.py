@@ -44,6 +44,16 @@ def _corpus(beir: Path, out: Path) -> int:
     return 0
 
 
+def _queries(beir: Path, qrels: dict) -> dict[str, str]:
+    """The text of each query that ``qrels`` judges, by id."""
+    queries = {}
+    for line in (beir / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        if d["_id"] in qrels:
+            queries[d["_id"]] = d["text"]
+    return queries
+
+
 def _measure(r, queries: dict[str, str], qrels: dict, k: int = 100) -> tuple[dict, dict]:
     from inspect_qa.eval.metrics import ir_metrics
 
@@ -72,11 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     from inspect_qa.stores import TOKEN_TRAIN_MAX, DenseStore, TokenCodec, TokenStore
 
     qrels = read_qrels(args.beir / "qrels" / "test.tsv")
-    queries = {}
-    for line in (args.beir / "queries.jsonl").read_text(encoding="utf-8").splitlines():
-        d = json.loads(line)
-        if d["_id"] in qrels:
-            queries[d["_id"]] = d["text"]
+    queries = _queries(args.beir, qrels)
     if args.limit:
         queries = dict(list(queries.items())[: args.limit])
     out: dict = {"queries": len(queries), "variants": {}}

@@ -33,29 +33,13 @@ def main() -> None:
     ap.add_argument("--index", default=str(ROOT / "index"))
     args = ap.parse_args()
 
-    from inspect_qa.eval.gold import load_gold
     from inspect_qa.retriever import Retriever
-    from inspect_qa.search import evidence, first_stage, fusion
+    from inspect_qa.search import evidence, fusion
 
     r = Retriever.build(ROOT / "seeds", args.index, progress=True)
     ix, lex = r.index, r.index.lexical
-    docs = {d: x.text for d, x in ix.documents.items()}
-    data: dict[str, list] = {}
-    for name in AF.SETS:
-        data[name] = []
-        for it in load_gold(ROOT / "eval" / f"{name}.jsonl", docs):
-            if not it.answerable:
-                continue
-            q = r.analyser.analyse(r.check_question(it.question), dense=True)
-            first = first_stage.run(r.corpus, q, None, dense=True, lexical=True)
-            every = np.arange(len(first.rows))
-            ev = evidence.late_interaction(r.corpus, q, evidence.gather(r.corpus, q, first),
-                                           every)
-            labels = np.array([it.is_hit(ix.chunks[i].doc_id, ix.chunks[i].text) is not None
-                               for i in first.rows])
-            case = (ev, fusion.late_evidence(r.corpus, ev, every, q.text), labels,
-                    fusion.lexical_strength(r.corpus, q, ev))
-            data[name].append((case, AF.ranking(case), set(lex.tokenize(q.text)), first.rows))
+    data = {name: [(case, AF.ranking(case), set(lex.tokenize(case[4])), case[0].rows)
+                   for case in cases] for name, cases in AF.cases_of(r).items()}
 
     tokens = collections.defaultdict(list)
     scores: dict[str, tuple] = {}
@@ -72,7 +56,7 @@ def main() -> None:
 
     def feedback(entry, fb_docs: int, fb_terms: int, beta: float):
         case, order, asked, rows = entry
-        ev, late, labels, strength = case
+        ev, strength = case[0], case[3]
         if beta == 0 or strength > fusion.FEW_WORDS_GATE[1]:
             return case
         weight: collections.Counter = collections.Counter()
@@ -93,7 +77,7 @@ def main() -> None:
         scale_s = (ev.lexical_sentence.max() or 1.0) / (es.max() or 1.0)
         moved = replace(ev, lexical_chunk=ev.lexical_chunk + beta * scale_c * ec,
                         lexical_sentence=ev.lexical_sentence + beta * scale_s * es)
-        return (moved, late, labels, strength)
+        return (moved, *case[1:])
 
     settings = [(3, 10, 0.0)] + [(d, t, b) for d in (3, 5, 10) for t in (5, 10, 20)
                                  for b in (0.3, 0.6, 1.0)]
