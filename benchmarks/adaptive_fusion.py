@@ -116,11 +116,7 @@ def main() -> int:
                      "figures": {k: _named(figures(k)) for k in SETS}}
     fusion.FEW_WORDS_WEIGHTS, fusion.FEW_WORDS_GATE = shipped
     out["shipped"]["figures"] = {k: _named(figures(k)) for k in SETS}
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    _report(out, args.json)
     return 0
 
 
@@ -150,11 +146,7 @@ def beir(folder: Path, index: Path, out_json: Path | None) -> int:
         out[name] = {k: round(v, 4) for k, v in means.items()}
         print(name, out[name], file=sys.stderr, flush=True)
     fusion.FEW_WORDS_GATE = shipped
-    text = json.dumps(out, indent=2)
-    print(text)
-    if out_json:
-        out_json.parent.mkdir(parents=True, exist_ok=True)
-        out_json.write_text(text + "\n")
+    _report(out, out_json)
     return 0
 
 
@@ -237,6 +229,14 @@ def _with(weights: dict[str, float], run):
         return run()
     finally:
         fusion.FEW_WORDS_WEIGHTS = saved
+
+
+def _report(out: dict, path: Path | None) -> None:
+    text = json.dumps(out, indent=2)
+    print(text)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
 
 
 def _objective(v: np.ndarray) -> float:
