@@ -287,3 +287,43 @@ def test_pipeline_change_rebuilds_everything(corpus: Path, tmp_path: Path, monke
     emb.embedded.clear()
     rep = build_index(corpus, tmp_path / "ix", embedder=emb)
     assert rep.rebuilt and rep.embedded_chunks == rep.chunks and rep.unchanged == ()
+
+
+def test_a_build_holds_one_batch_of_texts_not_the_corpus(
+        seeds_copy: Path, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build reads every report before its first batch, but keeps their texts in a spool
+    file, not in memory: when a batch is written, the only reports held as text are the
+    batch's. The spool is gone afterwards, and the index holds the texts the files hold."""
+    import gc
+
+    from inspect_qa import index as index_module
+    from inspect_qa.documents import Document
+
+    monkeypatch.setattr(index_module, "BUILD_SEGMENT_CHARS", 1)  # a batch per report
+    held: list[tuple[int, int]] = []
+    write = index_module._write_docs
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, Document)}  # other tests'
+
+    def counting(root, docs, *args, **kwargs):
+        alive = sum(isinstance(o, Document) and id(o) not in before for o in gc.get_objects())
+        held.append((len(docs), alive))
+        return write(root, docs, *args, **kwargs)
+
+    monkeypatch.setattr(index_module, "_write_docs", counting)
+    build_index(seeds_copy, tmp_path / "ix", embedder=embedder, tokens="exact")
+    assert len(held) == 5
+    assert all(alive <= batch for batch, alive in held), held
+    assert not [p for p in (tmp_path / "ix").iterdir() if p.name.startswith(".tmp-spool-")]
+    ix = load_index(tmp_path / "ix")
+    for doc_id in ix.documents:
+        assert ix.documents[doc_id].text == (seeds_copy / doc_id).read_text(encoding="utf-8")
+
+
+def test_a_spool_left_by_a_killed_build_is_removed(corpus: Path, tmp_path: Path,
+                                                   embedder) -> None:
+    (tmp_path / "ix").mkdir()
+    stale = tmp_path / "ix" / ".tmp-spool-deadbeef"
+    stale.write_bytes(b"text of a build that was killed")
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    assert not stale.exists()

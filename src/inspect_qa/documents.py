@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,7 @@ class CorpusScan:
     """What reading a folder found.
 
     Attributes:
-        documents: the files read, in id order.
+        documents: the files read, in id order (or what the scan's ``keep`` made of them).
         unchanged: ids whose file bytes match ``known`` (not read again: the caller has them).
         skipped: files that could not be indexed, with the reason.
         ignored: how many files of other formats there were, by suffix.
@@ -253,6 +253,7 @@ def scan_corpus(
     max_bytes: int | None = None,
     known: Mapping[str, str] | None = None,
     progress: bool = False,
+    keep: Callable[[Document], Any] | None = None,
 ) -> CorpusScan:
     """Read every supported file below ``corpus_dir``; never stops at a bad one.
 
@@ -261,10 +262,12 @@ def scan_corpus(
         known: file SHA-256 by id of documents the caller already has (an index's): those files
             are hashed, not read again, and listed in ``unchanged``.
         progress: show a progress bar (files read per second, time left).
+        keep: what to keep of each document read, in place of the document (a build keeps a
+            handle to its text in a spool file, not the text: see ``index.Spool``).
     """
     root = Path(corpus_dir)
     entries = list(iter_corpus_files(root))
-    docs: list[Document] = []
+    docs: list[Any] = []
     unchanged: list[str] = []
     skipped: list[Skipped] = []
     ignored: Counter[str] = Counter()
@@ -292,8 +295,8 @@ def scan_corpus(
                     hashes[doc_id] = digest
                     continue
             doc = read_document(path, doc_id, max_bytes=max_bytes)
-            docs.append(doc)
             hashes[doc_id] = str(doc.metadata["file_sha256"])
+            docs.append(keep(doc) if keep is not None else doc)
         except UnreadableDocument as exc:
             skipped.append(Skipped(doc_id, str(exc).removeprefix(f"{doc_id}: ")))
             log.debug("skipping %s", exc)

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -40,6 +41,7 @@ from .layout import table_headings
 from .lexical import BM25_PARAMS, LexicalTokenizer, Postings
 from .storage import (
     FORMAT_VERSION,
+    SPOOL_PREFIX,
     Earlier,
     Index,
     SentenceRef,
@@ -318,35 +320,46 @@ def build_index(
         known = {i: str(d.get("file_sha256")) for i, d in origins.items()
                  if old is not None and d.get("file_sha256")
                  and d.get("origin", "corpus") == "corpus"}
-        scan = scan_corpus(corpus_root, max_bytes=max_bytes, known=known, progress=progress)
-        if strict and scan.skipped:
-            raise CorpusError(skipped_message(scan.skipped))
-        docs: list[Document | Indexed] = list(scan.documents)
-        if old is not None:
-            docs += _indexed(old, scan.unchanged)
-        skipped = list(scan.skipped)
-        if readable is not None:
-            # A file indexed before that cannot be read now keeps its indexed version: a bad
-            # download over a good one never loses the report.
-            for k, s in enumerate(skipped):
-                before = origins.get(s.id, {})
-                if s.id in readable.documents and before.get("origin", "corpus") == "corpus":
-                    docs.append(readable.documents[s.id])
-                    skipped[k] = Skipped(s.id, f"{s.reason} (the version indexed before is kept)")
-        in_folder = {d.id for d in docs}
-        # Reports added from elsewhere stay, whatever the folder holds (and across a rebuild
-        # for another pipeline or model: their text is in the old index).
-        kept = tuple(sorted(i for i, d in origins.items()
-                            if d.get("origin") == "added" and i not in in_folder
-                            and readable is not None and i in readable.documents))
-        if readable is not None:
-            docs += [readable.documents[i] for i in kept]
-        if not docs:
-            raise CorpusError(no_documents_message(corpus_root, scan))
-        docs.sort(key=lambda d: d.id)
-        return _update(index_root, docs, old, embedder, settings, progress, t0,
-                       added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
-                       kept=kept, corpus_root=corpus_root, tokens=tokens, dense=dense)
+        with Spool(index_root) as spool:
+            scan = scan_corpus(corpus_root, max_bytes=max_bytes, known=known,
+                               progress=progress, keep=spool.keep)
+            return _build_from_scan(index_root, corpus_root, scan, old, readable, origins,
+                                    embedder, settings, progress, t0, strict, tokens, dense)
+
+
+def _build_from_scan(index_root: Path, corpus_root: Path, scan: Any, old: Index | None,
+                     readable: Index | Earlier | None, origins: dict[str, dict[str, Any]],
+                     embedder: Embedder, settings: ChunkSettings, progress: bool, t0: float,
+                     strict: bool, tokens: str, dense: str) -> BuildReport:
+    """The rest of :func:`build_index`, once the folder is scanned (its new reports spooled)."""
+    if strict and scan.skipped:
+        raise CorpusError(skipped_message(scan.skipped))
+    docs: list[Report] = list(scan.documents)
+    if old is not None:
+        docs += _indexed(old, scan.unchanged)
+    skipped = list(scan.skipped)
+    if readable is not None:
+        # A file indexed before that cannot be read now keeps its indexed version: a bad
+        # download over a good one never loses the report.
+        for k, s in enumerate(skipped):
+            before = origins.get(s.id, {})
+            if s.id in readable.documents and before.get("origin", "corpus") == "corpus":
+                docs.append(readable.documents[s.id])
+                skipped[k] = Skipped(s.id, f"{s.reason} (the version indexed before is kept)")
+    in_folder = {d.id for d in docs}
+    # Reports added from elsewhere stay, whatever the folder holds (and across a rebuild
+    # for another pipeline or model: their text is in the old index).
+    kept = tuple(sorted(i for i, d in origins.items()
+                        if d.get("origin") == "added" and i not in in_folder
+                        and readable is not None and i in readable.documents))
+    if readable is not None:
+        docs += [readable.documents[i] for i in kept]
+    if not docs:
+        raise CorpusError(no_documents_message(corpus_root, scan))
+    docs.sort(key=lambda d: d.id)
+    return _update(index_root, docs, old, embedder, settings, progress, t0,
+                   added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
+                   kept=kept, corpus_root=corpus_root, tokens=tokens, dense=dense)
 
 
 class Indexed:
@@ -378,11 +391,66 @@ def _indexed(old: Index, ids: Iterable[str]) -> list[Indexed]:
     return [Indexed(old, i) for i in ids]
 
 
-def _document(d: Document | Indexed) -> Document:
-    return d.document() if isinstance(d, Indexed) else d
+class Spool:
+    """The texts of the reports a build reads, kept in a temporary file in the index folder
+    until their batch is chunked and embedded: a build holds one batch's texts at a time, not
+    the corpus's (about 1 KB a passage: a gigabyte at a million). Removed when the build ends;
+    one a killed build left is removed by the next commit."""
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{SPOOL_PREFIX}{secrets.token_hex(4)}"
+        self._fh = self.path.open("w+b")
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+    def keep(self, doc: Document) -> Spooled:
+        data = doc.text.encode("utf-8")
+        offset = self._fh.seek(0, 2)
+        self._fh.write(data)
+        return Spooled(self, doc.id, doc.metadata, hashlib.sha256(data).hexdigest(),
+                       len(doc.text), offset, len(data))
+
+    def read(self, offset: int, size: int) -> str:
+        self._fh.seek(offset)
+        return self._fh.read(size).decode("utf-8")
 
 
-def _update(index_root: Path, docs: Sequence[Document | Indexed], old: Index | None,
+class Spooled:
+    """A report read by this build, its text in the build's :class:`Spool`."""
+
+    def __init__(self, spool: Spool, doc_id: str, metadata: dict[str, Any], content_hash: str,
+                 chars: int, offset: int, size: int):
+        self.id, self.metadata, self.content_hash, self.chars = (doc_id, metadata, content_hash,
+                                                                 chars)
+        self._spool, self._at = spool, (offset, size)
+
+    def document(self) -> Document:
+        return Document(self.id, self._spool.read(*self._at), self.metadata)
+
+    @property
+    def text(self) -> str:
+        return self.document().text
+
+
+#: A report as a build or change handles it: read now, held by the index, or spooled.
+Report = Document | Indexed | Spooled
+
+
+def _document(d: Report) -> Document:
+    return d if isinstance(d, Document) else d.document()
+
+
+def _chars(d: Report) -> int:
+    return len(d.text) if isinstance(d, Document) else d.chars
+
+
+def _update(index_root: Path, docs: Sequence[Report], old: Index | None,
             embedder: Embedder,
             settings: ChunkSettings, progress: bool, t0: float, *, added_origin: set[str],
             skipped: list[Skipped], ignored: dict[str, int], kept: tuple[str, ...] = (),
@@ -496,12 +564,12 @@ MAX_MERGE_CHUNKS = 65_536
 MERGE_FACTOR = 4
 
 
-def _batches(docs: Sequence[Document | Indexed]) -> list[list[Document | Indexed]]:
+def _batches(docs: Sequence[Report]) -> list[list[Report]]:
     """``docs`` in order, in runs of about :data:`BUILD_SEGMENT_CHARS` characters."""
-    batches: list[list[Document | Indexed]] = [[]]
+    batches: list[list[Report]] = [[]]
     size = 0
     for d in docs:
-        chars = d.chars if isinstance(d, Indexed) else len(d.text)
+        chars = _chars(d)
         if batches[-1] and size + chars > BUILD_SEGMENT_CHARS:
             batches.append([])
             size = 0
@@ -690,7 +758,7 @@ def add_documents(
         if not new_docs:
             raise CorpusError("nothing to add: " + "; ".join(f"{s.id}: {s.reason}"
                                                               for s in skipped))
-        docs: list[Document | Indexed] = [
+        docs: list[Report] = [
             *_indexed(old, (i for i in old.documents if i not in new_docs)), *new_docs.values()]
         docs.sort(key=lambda d: d.id)
         added_origin = {i for i, d in origins.items() if d.get("origin") == "added"}
@@ -926,7 +994,7 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
-def _manifest(docs: Sequence[Document | Indexed], old: Index | None, entries: list[dict[str, Any]],
+def _manifest(docs: Sequence[Report], old: Index | None, entries: list[dict[str, Any]],
               written: dict[str, tuple[str, int, int]], embedder: Embedder, settings: ChunkSettings,
               seconds: float, added_origin: set[str], corpus_root: Path | None, tokens: str,
               dense: str) -> dict[str, Any]:
@@ -938,7 +1006,7 @@ def _manifest(docs: Sequence[Document | Indexed], old: Index | None, entries: li
     for d in docs:
         if d.id in written:
             segment, chunks, sentences = written[d.id]
-            chars = d.chars if isinstance(d, Indexed) else len(d.text)
+            chars = _chars(d)
             record = {"content_hash": d.content_hash, "chars": chars, "chunks": chunks,
                       "sentences": sentences, "segment": segment}
         else:

@@ -95,6 +95,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 5
 CURRENT = "CURRENT"
+#: Name prefix of a build's temporary file of report texts (``index.Spool``).
+SPOOL_PREFIX = ".tmp-spool-"
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"
 SEGMENT_MANIFEST = "segment.json"
@@ -367,9 +369,12 @@ def _cleanup(index_dir: Path, keep: str, segments: set[str]) -> None:
     for p in index_dir.iterdir():
         stale_version = p.is_dir() and p.name.startswith(("v-", ".tmp-v-")) and p.name != keep
         stale_pointer = p.is_file() and p.name.startswith(f".{CURRENT}.")
+        # a killed build's spool; a running build's (the lock lets one run) stays readable
+        # through its open file once unlinked
+        stale_spool = p.is_file() and p.name.startswith(SPOOL_PREFIX)
         if stale_version:
             shutil.rmtree(p, ignore_errors=True)
-        elif stale_pointer:
+        elif stale_pointer or stale_spool:
             p.unlink(missing_ok=True)
     root = index_dir / SEGMENTS
     if root.is_dir():
