@@ -126,7 +126,7 @@ def beir(folder: Path, index: Path, out_json: Path | None) -> int:
 
     from inspect_qa import Retriever
     from inspect_qa.eval.beir import read_qrels
-    from inspect_qa.search import evidence, first_stage, fusion
+    from inspect_qa.search import first_stage, fusion
 
     qrels = read_qrels(folder / "qrels" / "test.tsv")
     queries = _queries(folder, qrels)
@@ -136,8 +136,7 @@ def beir(folder: Path, index: Path, out_json: Path | None) -> int:
     for text in queries.values():
         q = r.analyser.analyse(r.check_question(text), dense=True)
         first = first_stage.run(r.corpus, q, None, dense=True, lexical=True)
-        ev = evidence.gather(r.corpus, q, first)
-        below += fusion.lexical_strength(r.corpus, q, ev) < fusion.FEW_WORDS_GATE[1]
+        below += fusion.lexical_strength(r.corpus, q, first) < fusion.FEW_WORDS_GATE[1]
     out: dict = {"queries": len(queries), "below_gate": below}
     shipped = fusion.FEW_WORDS_GATE
     for name, gate in (("gate as shipped", shipped), ("gate off", (-1.0, -1.0))):
@@ -186,7 +185,7 @@ def cases_of(r: Any) -> dict[str, list[tuple]]:
             labels = np.array([it.is_hit(ix.chunks[i].doc_id, ix.chunks[i].text) is not None
                                for i in first.rows])
             case = (ev, fusion.late_evidence(r.corpus, ev, every, q.text), labels,
-                    fusion.lexical_strength(r.corpus, q, ev), q.text)
+                    fusion.lexical_strength(r.corpus, q, first), q.text)
             cases[name].append(case)
             expect = [p.chunk_id for p in r.search(it.question, k=10)]
             got = [ix.chunks[first.rows[i]].id for i in ranking(case)[:10]]

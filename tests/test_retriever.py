@@ -139,12 +139,12 @@ def test_a_question_whose_words_find_little_is_ranked_on_meaning(
     monkeypatch.setattr(fusion, "FEW_WORDS_WEIGHTS", only_dense)
     # words no report uses: lexical strength 0, ranked by the dense passage score alone
     ranked = retriever._rank("quixotic zephyrs of blandishment", 10, "hybrid", None, False)
-    assert fusion.lexical_strength(retriever.corpus, ranked.question, ranked.evidence) == 0.0
+    assert fusion.lexical_strength(retriever.corpus, ranked.question, ranked.first) == 0.0
     assert np.allclose(ranked.scores, fusion.minmax(ranked.evidence.dense_chunk))
     # a question in the reports' words keeps the words' weights: the late bonus moves scores
     ranked = retriever._rank("caseloads social workers assessment team", 10, "hybrid", None,
                              False)
-    strength = fusion.lexical_strength(retriever.corpus, ranked.question, ranked.evidence)
+    strength = fusion.lexical_strength(retriever.corpus, ranked.question, ranked.first)
     assert strength >= fusion.FEW_WORDS_GATE[1]
     assert not np.allclose(ranked.scores, fusion.minmax(ranked.evidence.dense_chunk))
 
@@ -183,3 +183,37 @@ def test_bm25_lists_made_on_another_thread_are_the_same(
             np.testing.assert_array_equal(x, y)
         assert a.rows == b.rows
         np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_the_weights_do_not_depend_on_a_filter_or_the_index_size(
+        retriever: Retriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A question's lexical strength is over every passage: a filter that leaves out the
+    passages its words find does not turn it into a plain-words question."""
+    from inspect_qa.search import first_stage, fusion
+
+    q = "adoption timeliness fostering panel Riverton carers"
+    only_letter = Filters(sources=("letter.txt",))
+    strengths = []
+    for reference in (first_stage.REFERENCE_ROWS, 1):  # scored whole, and the large path
+        monkeypatch.setattr(first_stage, "REFERENCE_ROWS", reference)
+        for filters in (None, only_letter):
+            ranked = retriever._rank(q, 5, "hybrid", filters, False)
+            strengths.append(fusion.lexical_strength(retriever.corpus, ranked.question,
+                                                     ranked.first))
+    assert strengths[0] > 0
+    assert strengths == [strengths[0]] * 4
+
+
+def test_a_search_after_the_workers_are_gone_is_made_in_turn(
+        retriever: Retriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspect_qa.search import first_stage
+
+    monkeypatch.setattr(first_stage, "REFERENCE_ROWS", 2)
+    want = [p.chunk_id for p in retriever.search("caseloads social workers", k=3)]
+
+    class ShutDown:
+        def submit(self, fn):
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(first_stage, "_workers", ShutDown)
+    assert [p.chunk_id for p in retriever.search("caseloads social workers", k=3)] == want

@@ -354,3 +354,15 @@ def test_a_format_4_index_is_rebuilt_keeping_the_reports_added_to_it(
     ix = load_index(tmp_path / "ix")
     assert ix.documents["added.txt"].text == text
     assert read_manifest(tmp_path / "ix")["documents"]["added.txt"]["origin"] == "added"
+
+
+def test_a_damaged_postings_row_is_index_corrupt_not_a_stray_write() -> None:
+    from inspect_qa.errors import IndexCorrupt
+
+    good = Postings.build([["social", "worker"], ["social"], ["care"]])
+    rows = np.array(good.rows, copy=True)
+    rows[0] = 7  # past the segment's 3 rows: a flipped bit in rows.npy
+    bad = Postings(good.terms, good.indptr, rows, good.tf, good.lengths)
+    with pytest.raises(IndexCorrupt, match="inspect-qa check"):
+        LexicalStore([bad]).question("social care")
+    assert LexicalStore([good]).question("social care").max() > 0

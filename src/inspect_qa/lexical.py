@@ -34,6 +34,8 @@ import numba
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
+from .errors import IndexCorrupt
+
 # Words, numbers with their decimal point or thousands separator kept ("1.5", "1,200") and
 # percentages, so that "84%" and "0.5" stay searchable; single characters count ("5 hours").
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
@@ -61,19 +63,35 @@ class LexicalTokenizer:
         return out
 
 
-@numba.njit(nogil=True, cache=True)
-def _accumulate(out: np.ndarray, rows: np.ndarray, tf: np.ndarray, norms: np.ndarray,
-                starts: np.ndarray, ends: np.ndarray, idfs: np.ndarray) -> None:  # pragma: no cover
+def _sum_postings(out: np.ndarray, rows: np.ndarray, tf: np.ndarray, norms: np.ndarray,
+                  starts: np.ndarray, ends: np.ndarray, idfs: np.ndarray) -> bool:  # pragma: no cover
     """``out[rows[i]] += float32(idf * tf / (norm + tf))`` over the postings
-    ``starts[j]:ends[j]`` of each question word ``j`` (compiled: the lines run as machine code,
-    which coverage cannot see; :meth:`LexicalStore.scores` is the numpy twin the tests compare
-    it with)."""
+    ``starts[j]:ends[j]`` of each question word ``j``; False (and nothing more added) at a row
+    outside ``out``: a damaged postings file. Compiled by numba (:data:`_accumulate`): the lines
+    run as machine code, which coverage cannot see; :meth:`LexicalStore.scores` is the numpy
+    twin the tests compare it with."""
+    n = len(out)
     for j in range(len(starts)):
         idf = idfs[j]
         for i in range(starts[j], ends[j]):
             r = rows[i]
+            if r < 0 or r >= n:
+                return False
             t = np.float64(tf[i])
             out[r] += np.float32(idf * (t / (norms[r] + t)))
+    return True
+
+
+def _compile(fn: Any) -> Any:
+    """``fn`` compiled, its machine code cached on disk when a cache folder is writable (a
+    read-only installation compiles it at each start, about a second)."""
+    try:
+        return numba.njit(nogil=True, cache=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(fn)
+
+
+_accumulate = _compile(_sum_postings)
 
 
 class Postings:
@@ -277,11 +295,15 @@ class LexicalStore:
             out = np.zeros(len(p), dtype=np.float32)
             local = [(int(self._local[k][gid]), idf) for gid, idf in tokens]
             local = [(t, idf) for t, idf in local if t >= 0]
-            if local:
-                _accumulate(out, np.asarray(p.rows), np.asarray(p.tf), self._norms[k],
-                            np.array([p.indptr[t] for t, _ in local], dtype=np.int64),
-                            np.array([p.indptr[t + 1] for t, _ in local], dtype=np.int64),
-                            np.array([idf for _, idf in local], dtype=np.float64))
+            if local and not _accumulate(
+                    out, np.asarray(p.rows), np.asarray(p.tf), self._norms[k],
+                    np.array([p.indptr[t] for t, _ in local], dtype=np.int64),
+                    np.array([p.indptr[t + 1] for t, _ in local], dtype=np.int64),
+                    np.array([idf for _, idf in local], dtype=np.float64)):
+                raise IndexCorrupt(
+                    "a BM25 postings file of the index names a passage or sentence its segment "
+                    "does not have: the index is damaged; run `inspect-qa check`, then rebuild "
+                    "with `inspect-qa index`")
             live = self._live[k]
             if live is not None:
                 out[~live] = 0.0

@@ -196,7 +196,8 @@ class Retriever:
         question_ = self.analyser.analyse(q, dense)
         first = first_stage.run(self.corpus, question_, allowed, dense, lexical)
         ev = evidence.gather(self.corpus, question_, first)
-        weights = (fusion.question_weights(fusion.lexical_strength(self.corpus, question_, ev))
+        weights = (fusion.question_weights(fusion.lexical_strength(self.corpus, question_,
+                                                                   first))
                    if mode == "hybrid" else fusion.FUSION_WEIGHTS)
         s = fusion.combine(ev, mode, weights)
         if allowed is not None:

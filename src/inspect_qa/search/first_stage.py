@@ -129,7 +129,12 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         return lc, sl, found
 
     found = [reference]
-    job = _workers().submit(lexical_lists) if lexical and vector is not None else None
+    job = None
+    if lexical and vector is not None:
+        try:
+            job = _workers().submit(lexical_lists)
+        except RuntimeError:  # the interpreter is shutting down: no new threads, made in turn
+            job = None
     if vector is not None:
         for mask, sentence_mask in zip(masks, sentence_masks, strict=True):
             _, rows = ix.dense.search(vector.reshape(1, -1), DEPTH, mask)
@@ -149,13 +154,23 @@ _pool_lock = threading.Lock()
 
 
 def _workers() -> ThreadPoolExecutor:
-    """The threads BM25 lists are made on (one per core: concurrent searches each get one)."""
+    """The threads BM25 lists are made on (one per core this process may use: concurrent
+    searches each get one)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+            _pool = ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)) or 2,
                                        thread_name_prefix="inspect-qa-bm25")
         return _pool
+
+
+def _forget_workers() -> None:
+    """In a forked child: the parent's threads are not there; make new ones when needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
 
 
 def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None,

@@ -15,6 +15,7 @@ from ..answers import answer_type, asked_words, is_new
 from .analysis import Question
 from .corpus import Corpus
 from .evidence import Evidence, late_interaction
+from .first_stage import FirstStage
 
 #: Hybrid fusion weights of the min-max-normalised signals. The first five rank every
 #: candidate; the ``late_`` ones re-rank the best ``RERANK_DEPTH`` (benchmarks/fusion_cv.py).
@@ -55,13 +56,14 @@ def minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo)
 
 
-def lexical_strength(corpus: Corpus, question: Question, ev: Evidence) -> float:
-    """The best candidate's BM25 over the most the question's words could score: near 0 when
-    its words are common or the reports do not use them, towards 1 when one passage holds
-    them all. The best of all passages is a candidate, so this is over the whole corpus."""
-    if not len(ev.rows):
+def lexical_strength(corpus: Corpus, question: Question, first: FirstStage) -> float:
+    """The best BM25 of any passage of the index over the most the question's words could
+    score: near 0 when its words are common or the reports do not use them, towards 1 when one
+    passage holds them all. Over the whole index, whatever the filters: it says how the
+    question is worded against these reports, not what a filter leaves."""
+    if first.lexical_chunk is None:
         return 0.0
-    return float(ev.lexical_chunk.max()) / corpus.index.lexical.ceiling(question.text)
+    return first.lexical_chunk.max() / corpus.index.lexical.ceiling(question.text)
 
 
 def question_weights(strength: float) -> dict[str, float]:
