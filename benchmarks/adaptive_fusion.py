@@ -60,6 +60,8 @@ def main() -> int:
     if args.beir:
         return beir(args.beir, args.index, args.json)
 
+    from fusion_cv import coordinate_ascent
+
     from inspect_qa.search import fusion
 
     shipped = (dict(fusion.FEW_WORDS_WEIGHTS), fusion.FEW_WORDS_GATE)
@@ -80,18 +82,9 @@ def main() -> int:
     # 1. The weights, on the plain-words training set, every question with them.
     fusion.FEW_WORDS_GATE = (2.0, 2.0)
     names = list(fusion.FUSION_WEIGHTS)
-    w = dict.fromkeys(names, START)
-    best = _objective(_with(w, lambda: figures(TRAIN_PLAIN)))
-    for step in STEPS:
-        improved = True
-        while improved:
-            improved = False
-            for name in names:
-                for delta in (step, -step):
-                    trial = {**w, name: round(max(0.0, w[name] + delta), 4)}
-                    value = _objective(_with(trial, lambda: figures(TRAIN_PLAIN)))
-                    if value > best + 1e-9:
-                        w, best, improved = trial, value, True
+    w = coordinate_ascent(dict.fromkeys(names, START),
+                          lambda trial: _objective(_with(trial, lambda: figures(TRAIN_PLAIN))),
+                          STEPS)
     fusion.FEW_WORDS_WEIGHTS = w
     print(f"weights: {w}", file=sys.stderr)
 

@@ -7,7 +7,10 @@ The shipped ``FUSION_WEIGHTS`` were chosen on the gold set, so its figures are i
 script re-chooses them by coordinate ascent (objective: MRR@10 + hit@1 / 2), starting from equal
 weights (not from the shipped ones, which have seen every question), on k-1 folds of the
 answerable gold questions and scores the held-out fold, repeated over several random splits.
-Only the weights are re-chosen: the signals themselves, ``RERANK_DEPTH`` and the question-word
+It estimates the weights for questions in the reports' own words (``FUSION_WEIGHTS``), so the
+question-dependent weights (``fusion.FEW_WORDS_GATE``, chosen by
+``benchmarks/adaptive_fusion.py``) are switched off here, in the replay and in the retriever it
+is checked against. Only the weights are re-chosen: the signals themselves, ``RERANK_DEPTH`` and the question-word
 list were also designed while looking at the gold set, which this estimate does not undo (the
 held-out set, ``eval/holdout.jsonl``, does). It
 replays the retriever's exact two-stage ranking (first-stage fusion over every passage, then the
@@ -21,6 +24,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +47,8 @@ def main() -> int:
     from inspect_qa.eval.gold import load_gold
     from inspect_qa.retriever import FUSION_WEIGHTS, RERANK_DEPTH, Retriever
     from inspect_qa.search import evidence, first_stage, fusion
+
+    fusion.FEW_WORDS_GATE = (-1.0, -1.0)  # FUSION_WEIGHTS for every question (see above)
 
     with tempfile.TemporaryDirectory() as tmp:
         r = Retriever.build(args.corpus, args.index or Path(tmp) / "index", progress=True)
@@ -79,19 +85,8 @@ def main() -> int:
         return np.array([hit1, mrr]) / max(len(idx), 1)
 
     def fit(idx: np.ndarray) -> dict[str, float]:
-        w = dict.fromkeys(names, START)
-        best = score(w, idx) @ [0.5, 1.0]
-        for step in STEPS:
-            improved = True
-            while improved:
-                improved = False
-                for name in names:
-                    for delta in (step, -step):
-                        trial = {**w, name: round(max(0.0, w[name] + delta), 4)}
-                        value = score(trial, idx) @ [0.5, 1.0]
-                        if value > best + 1e-9:
-                            w, best, improved = trial, value, True
-        return w
+        return coordinate_ascent(dict.fromkeys(names, START),
+                                 lambda w: float(score(w, idx) @ [0.5, 1.0]), STEPS)
 
     everything = np.arange(len(cases))
     out: dict = {"questions": len(cases), "in_sample_shipped": _named(score(FUSION_WEIGHTS,
@@ -114,6 +109,25 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     return 0
+
+
+def coordinate_ascent(start: dict[str, float], objective: Callable[[dict[str, float]], float],
+                      steps: Sequence[float]) -> dict[str, float]:
+    """The weights ``objective`` likes best, found from ``start`` by moving one weight at a
+    time by each step (coarse to fine; never below 0) while that improves it."""
+    w = dict(start)
+    best = objective(w)
+    for step in steps:
+        improved = True
+        while improved:
+            improved = False
+            for name in list(w):
+                for delta in (step, -step):
+                    trial = {**w, name: round(max(0.0, w[name] + delta), 4)}
+                    value = objective(trial)
+                    if value > best + 1e-9:
+                        w, best, improved = trial, value, True
+    return w
 
 
 def _ranking(ev, evidence, weights, depth) -> np.ndarray:
