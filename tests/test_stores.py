@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from inspect_qa import Filters, Retriever
+from inspect_qa import Filters, Retriever, pages
 from inspect_qa.index import build_index
+from inspect_qa.segments import ACROSS_REFINE, SegmentedDense
 from inspect_qa.storage import load_index, read_manifest
-from inspect_qa.stores import DenseStore
+from inspect_qa.stores import ANN_REFINE, DenseStore
 
 
 def _clustered(n: int, d: int = 64, seed: int = 0) -> np.ndarray:
@@ -110,3 +113,65 @@ def test_a_filter_reads_no_document_text(corpus: Path, tmp_path: Path, embedder)
     store._cache.clear()
     allowed = r.allowed(Filters(sources=("letter.txt",), date_from="2000"))
     assert allowed is not None and not store._cache  # metadata only
+
+
+def test_segments_searched_approximately_score_as_many_vectors_as_one(monkeypatch) -> None:
+    x = _clustered(24000)
+    parts = [DenseStore(x[i : i + 3000], DenseStore.build_ann(x[i : i + 3000]))
+             for i in range(0, 24000, 3000)]
+    segmented, exact = SegmentedDense(parts), DenseStore(x)
+    scored: list[int] = []
+    real = DenseStore.score
+
+    def counted(self, xq, rows):
+        scored.append(len(rows))
+        return real(self, xq, rows)
+
+    monkeypatch.setattr(DenseStore, "score", counted)
+    queries = _clustered(30, seed=3).astype(np.float32)
+    found = 0
+    for q in queries:
+        scored.clear()
+        D, I = segmented.search(q[None], 100)  # noqa: E741
+        # the best of all eight segments' candidates, not each segment's best
+        assert 0 < sum(scored) <= 100 * ACROSS_REFINE < 8 * 100 * ANN_REFINE
+        np.testing.assert_allclose(D[0], x[I[0]].astype(np.float32) @ q, rtol=1e-5)
+        truth = set(exact.search(q[None], 10)[1][0].tolist())
+        found += len(truth & set(I[0][:10].tolist()))
+    assert found / (10 * len(queries)) >= 0.95
+    # allowed rows only, across segments
+    allowed = np.zeros(len(x), dtype=bool)
+    allowed[::5] = True
+    _, rows = segmented.search(queries[:1], 20, allowed)
+    assert len(rows[0]) == 20 and allowed[rows[0]].all()
+
+
+def test_pages_announced_are_inside_the_mapping_and_merged(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    a = np.arange(300_000, dtype=np.int64).reshape(-1, 3)  # 2.4 MB
+    np.save(tmp_path / "a.npy", a)
+    mapped = np.asarray(np.load(tmp_path / "a.npy", mmap_mode="r"))
+    calls: list[tuple[int, int, int]] = []
+    real = pages._madvise
+    if real is None:
+        pytest.skip("no madvise here")
+
+    def recorded(address, length, advice):
+        result = real(address, length, advice)
+        calls.append((address, length, result))
+        return result
+
+    monkeypatch.setattr(pages, "_madvise", recorded)
+    assert pages.will_need(mapped, np.array([0]), np.array([10])) == 0  # small: left alone
+    monkeypatch.setattr(pages, "SMALL_BYTES", 0)
+    assert pages.will_need(np.array(a), np.array([0]), np.array([10])) == 0  # in memory
+    assert not calls
+    # two touching ranges and one far away: two runs of pages
+    assert pages.will_need(mapped, np.array([50_000, 0, 10]), np.array([50_001, 10, 400])) == 2
+    assert pages.will_need(mapped, np.array([99_999]), np.array([100_000])) == 1  # the last row
+    page = mmap.PAGESIZE
+    lo, hi = mapped.ctypes.data // page * page, mapped.ctypes.data + mapped.nbytes
+    assert len(calls) == 3
+    for address, length, result in calls:
+        assert result == 0 and address % page == 0 and lo <= address < address + length
+        assert address + length <= hi + page

@@ -25,8 +25,12 @@ import numpy as np
 
 from .documents import Document
 from .embedding import TokenVectors
-from .stores import DenseStore, TokenCodec, TokenStore
+from .stores import ANN_REFINE, DenseStore, TokenCodec, TokenStore
 from .tables import DocumentInfo, DocumentsById, DocumentStore
+
+#: Over several segments searched approximately, the best ``k`` times this many of all their
+#: candidates by approximate score are scored exactly (see :meth:`SegmentedDense.search`).
+ACROSS_REFINE = 16
 
 
 class VectorSearch(Protocol):
@@ -61,6 +65,9 @@ class LateInteraction(Protocol):
     def idf(self, ids: np.ndarray) -> np.ndarray: ...
 
     def maxsim(self, query: np.ndarray, weights: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+
+    def will_need(self, rows: np.ndarray) -> None:
+        """Announce that the pieces of ``rows`` are about to be read (advice only)."""
 
     def take(self, rows: np.ndarray) -> TokenStore: ...
 
@@ -133,6 +140,7 @@ class SegmentedDense:
     def search(self, xq: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         scores, rows = [], []
+        rough, rough_rows = [], []
         for i, part in enumerate(self.parts):
             a, b = self.bounds[i], self.bounds[i + 1]
             mask = None if allowed is None else allowed[a:b]
@@ -140,15 +148,48 @@ class SegmentedDense:
                 continue
             if mask is not None and mask.all():
                 mask = None  # the same rows, searched without checking each against a bitmap
-            D, I = part.search(xq, k, mask)  # noqa: E741
-            scores.append(np.where(I >= 0, D, -np.inf))
-            rows.append(np.where(I >= 0, I + a, -1))
+            if part.approximate_search:
+                D, I = part.approximate(xq, min(k, len(part) if mask is None  # noqa: E741
+                                                else int(mask.sum())), mask)
+                rough.append(np.where(I >= 0, D, -np.inf))
+                rough_rows.append(np.where(I >= 0, I + a, -1))
+            else:
+                D, I = part.search(xq, k, mask)  # noqa: E741
+                scores.append(np.where(I >= 0, D, -np.inf))
+                rows.append(np.where(I >= 0, I + a, -1))
+        if rough:
+            D, I = self._refine(xq, np.concatenate(rough, axis=1),  # noqa: E741
+                                np.concatenate(rough_rows, axis=1), k,
+                                min(ACROSS_REFINE, ANN_REFINE * len(rough)))
+            scores.append(D)
+            rows.append(I)
         if not scores:
             return np.zeros((len(xq), 0), np.float32), np.zeros((len(xq), 0), np.int64)
         D, I = np.concatenate(scores, axis=1), np.concatenate(rows, axis=1)  # noqa: E741
         k = min(k, D.shape[1])
         order = np.argsort(-D, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(D, order, 1), np.take_along_axis(I, order, 1)
+
+    def _refine(self, xq: np.ndarray, rough: np.ndarray, rows: np.ndarray, k: int,
+                times: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` of each query row's approximate candidates (``rows``, -1 where none,
+        with their approximate scores ``rough``) from every segment, by exact score. Only the
+        ``times`` times ``k`` best of them by approximate score are scored, whichever
+        segments they are in (each segment's searcher has its own codebooks, but they all
+        estimate the same inner product): at most :data:`ACROSS_REFINE` times ``k``, so that a
+        search reads as many vectors from disk whatever the number of segments, where scoring
+        each segment's own candidates read :data:`~inspect_qa.stores.ANN_REFINE` times ``k``
+        a segment."""
+        D = np.full((len(xq), k), -np.inf, dtype=np.float32)
+        I = np.full((len(xq), k), -1, dtype=np.int64)  # noqa: E741
+        for i in range(len(xq)):
+            best = np.argsort(-rough[i], kind="stable")[: k * times]
+            found = rows[i][best]
+            found = found[found >= 0]
+            exact = self.score(xq[i], found)
+            order = np.argsort(-exact, kind="stable")[:k]
+            D[i, : len(order)], I[i, : len(order)] = exact[order], found[order]
+        return D, I
 
     def score(self, xq: np.ndarray, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
@@ -205,6 +246,10 @@ class SegmentedTokens:
         for k, where, local in split_rows(rows, self.bounds):
             out[where] = self.parts[k].maxsim(query, weights, local)
         return out
+
+    def will_need(self, rows: np.ndarray) -> None:
+        for k, _, local in split_rows(np.asarray(rows, dtype=np.int64), self.bounds):
+            self.parts[k].will_need(local)
 
     def take(self, rows: np.ndarray) -> TokenStore:
         rows = np.asarray(rows, dtype=np.int64)

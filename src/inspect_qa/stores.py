@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .embedding import TokenVectors
+from .pages import will_need
 
 log = logging.getLogger(__name__)
 
@@ -144,21 +145,40 @@ class DenseStore:
         if k == 0:
             return np.zeros((len(xq), 0), np.float32), np.zeros((len(xq), 0), np.int64)
         xq = np.ascontiguousarray(xq, dtype=np.float32)
+        if self._ann is not None:
+            return self._refine(xq, self.approximate(xq, k, allowed)[1], k)
         sel = None
         if allowed is not None:
             bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
             sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
-        if self._ann is not None:
-            nprobe = max(ANN_NPROBE, int(self._ann.nlist) // ANN_CELL_SHARE)
-            params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)  # type: ignore[call-arg]
-            _, found = self._ann.search(xq, k * ANN_REFINE, params=params)
-            return self._refine(xq, found, k)
-        elif sel is None:
+        if sel is None:
             D, I = self._flat.search(xq, k)  # noqa: E741
         else:
             params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
             D, I = self._flat.search(xq, k, params=params)  # noqa: E741
         return D, I
+
+    def approximate(self, xq: np.ndarray, k: int, allowed: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The approximate search's candidates for the top ``k`` of each query row:
+        :data:`ANN_REFINE` times ``k`` of them, with their approximate scores (rows -1 where
+        missing). Only for a store with an approximate searcher."""
+        import faiss
+
+        assert self._ann is not None
+        sel = None
+        if allowed is not None:
+            bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
+        nprobe = max(ANN_NPROBE, int(self._ann.nlist) // ANN_CELL_SHARE)
+        params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)  # type: ignore[call-arg]
+        D, found = self._ann.search(np.ascontiguousarray(xq, dtype=np.float32),
+                                    k * ANN_REFINE, params=params)
+        return D, found
+
+    @property
+    def approximate_search(self) -> bool:
+        return self._ann is not None
 
     def _refine(self, xq: np.ndarray, found: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The best ``k`` of each query row's approximate candidates ``found`` (-1: none), by
@@ -396,6 +416,14 @@ class TokenStore:
             return self.codec.decode(self.codes[0][pieces], self.codes[1][pieces])
         assert self.vectors is not None
         return np.asarray(self.vectors[pieces], dtype=np.float32)
+
+    def will_need(self, rows: np.ndarray) -> None:
+        """Announce that the pieces of ``rows`` are about to be read (see
+        :mod:`inspect_qa.pages`)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, stops = self.offsets[rows], self.offsets[rows + 1]
+        for a in [self.vectors] if self.codes is None else self.codes:
+            will_need(a, starts, stops)
 
     def first_vectors(self, limit: int) -> np.ndarray:
         """The first ``limit`` pieces' vectors (decoded), for training a codec."""

@@ -91,10 +91,13 @@ def late_interaction(corpus: Corpus, question: Question, ev: Evidence,
         return ev
     q, w = question.pieces.vectors, question.piece_weights
     positions = np.asarray(positions, dtype=np.int64)
-    chunk = np.full(len(ev.rows), np.nan, dtype=np.float32)
-    chunk[positions] = ix.chunk_tokens.maxsim(q, w, ev.rows[positions])
     spos = (np.concatenate([np.arange(r.start, r.stop) for r in map(ev.sentence_range, positions)])
             if len(positions) else np.zeros(0, np.int64)).astype(np.int64)
+    # in a large index the pieces are on disk: every read asked for at once, then made
+    ix.chunk_tokens.will_need(ev.rows[positions])
+    ix.sentence_tokens.will_need(ev.sentences[spos])
+    chunk = np.full(len(ev.rows), np.nan, dtype=np.float32)
+    chunk[positions] = ix.chunk_tokens.maxsim(q, w, ev.rows[positions])
     sent = np.full(len(ev.sentences), np.nan, dtype=np.float32)
     sent[spos] = ix.sentence_tokens.maxsim(q, w, ev.sentences[spos])
     return replace(ev, late_chunk=chunk, late_sentence=sent)
