@@ -175,3 +175,27 @@ def test_pages_announced_are_inside_the_mapping_and_merged(tmp_path: Path,
     for address, length, result in calls:
         assert result == 0 and address % page == 0 and lo <= address < address + length
         assert address + length <= hi + page
+
+
+def _rss_file_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no RssFile here")
+
+
+def test_released_pages_leave_the_process_not_the_data(tmp_path: Path) -> None:
+    if pages._madvise is None:
+        pytest.skip("no madvise here")
+    a = np.arange(4 << 20, dtype=np.int64)  # 32 MB
+    np.save(tmp_path / "a.npy", a)
+    mapped = np.asarray(np.load(tmp_path / "a.npy", mmap_mode="r"))
+    before = _rss_file_mb()
+    assert int(mapped.sum()) == int(a.sum())  # every page read: mapped into this process
+    touched = _rss_file_mb()
+    assert touched - before > 24
+    assert pages.release(mapped)
+    assert touched - _rss_file_mb() > 24
+    np.testing.assert_array_equal(mapped, a)  # read again, from the page cache
+    assert not pages.release(a)  # memory of its own: nothing to drop
+    assert not pages.release(np.asarray(np.load(tmp_path / "a.npy", mmap_mode="r+")))

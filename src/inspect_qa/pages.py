@@ -23,6 +23,7 @@ SMALL_BYTES = 16 << 20
 
 _PAGE = mmap.PAGESIZE
 _MADV_WILLNEED = 3
+_MADV_DONTNEED = 4
 
 
 def _load_madvise() -> Any:
@@ -76,3 +77,15 @@ def will_need(a: Any, starts: np.ndarray, stops: np.ndarray) -> int:
         _madvise(p * _PAGE, (q - p) * _PAGE, _MADV_WILLNEED)
     return len(first)
 
+
+
+def release(a: Any) -> bool:
+    """Drop the pages of read-only memory-mapped ``a`` from this process's memory
+    (``madvise(MADV_DONTNEED)``): they stay in the page cache, and a later read maps them again.
+    For a build copying many files one after another, whose pages would otherwise all count
+    in its resident memory until the end. Returns whether anything was done."""
+    if (_madvise is None or not isinstance(a, np.ndarray) or a.flags.writeable
+            or not a.nbytes or not mapped(a)):
+        return False
+    p = a.ctypes.data // _PAGE * _PAGE
+    return _madvise(p, a.ctypes.data + a.nbytes - p, _MADV_DONTNEED) == 0

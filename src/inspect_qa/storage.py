@@ -64,6 +64,7 @@ from .chunking import Chunk
 from .documents import Document
 from .errors import IndexCorrupt, IndexIncompatible, IndexNotFound, InspectQAError
 from .lexical import LexicalStore, Postings
+from .pages import release
 from .segments import (
     Documents,
     LateInteraction,
@@ -827,6 +828,8 @@ def merge_segments(index_dir: Path, segments: Sequence[Segment], deleted: Sequen
             dense == "ivf" or (dense == "auto" and len(out) > FLAT_MAX_ROWS))
         if approximate:
             faiss.write_index(DenseStore.build_ann(out), str(tmp / f"{what}_ann.faiss"))
+        for a in (out.codes, out.scales) if isinstance(out, Int8Rows) else (out,):
+            release(a)
         kinds[what] = "ivf-pq" if approximate else "flat"
         del out
     for what, keep in (("lexical", keep_rows), ("sentence_lexical", keep_sentences)):
@@ -874,5 +877,6 @@ def _stream_rows(path: Path, parts: Sequence[np.ndarray], keep: Sequence[np.ndar
     for part, mask in zip(parts, keep, strict=True):
         for i in range(0, len(part), block):
             out.write(np.asarray(part[i : i + block])[mask[i : i + block]])
+        release(part)  # copied: its pages need not count in the build's memory
     out.close()
     return np.asarray(np.load(path, allow_pickle=False, mmap_mode="r"))

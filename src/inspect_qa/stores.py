@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .embedding import TokenVectors
-from .pages import will_need
+from .pages import release, will_need
 
 log = logging.getLogger(__name__)
 
@@ -477,6 +477,8 @@ class TokenStore:
                 sel = mask[i : i + block]
                 for name, writer in out.items():
                     writer.write(np.asarray(sources[name][i : i + block])[sel])
+            for name in out:  # copied: its pages need not count in the build's memory
+                release(sources[name])
             rows = np.flatnonzero(k)
             for i in range(0, len(rows), 8192):  # rows are disjoint: their counts add up
                 ids, c = p.row_counts(rows[i : i + 8192])
