@@ -217,3 +217,32 @@ def test_a_search_after_the_workers_are_gone_is_made_in_turn(
 
     monkeypatch.setattr(first_stage, "_workers", ShutDown)
     assert [p.chunk_id for p in retriever.search("caseloads social workers", k=3)] == want
+
+
+def test_the_reports_a_question_names_are_searched_row_by_row_as_with_a_mask(
+        seed_retriever: Retriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A question that names a few reports gets its lists within them by scoring their rows
+    (exact, and no pass over the whole corpus): the same candidates as the masked search of
+    the whole corpus that a question naming many reports gets."""
+    import numpy as np
+
+    from inspect_qa.search import first_stage
+
+    monkeypatch.setattr(first_stage, "REFERENCE_ROWS", 2)  # the large-index path
+    monkeypatch.setattr(first_stage, "DEPTH", 4)  # lists shorter than the named reports
+    monkeypatch.setattr(seed_retriever.corpus, "_once", {})  # the sample drawn again: 2 rows
+    by_rows = []
+    rows_of = first_stage._rows_of
+    monkeypatch.setattr(first_stage, "_rows_of",
+                        lambda *a: by_rows.append(rows_of(*a)) or by_rows[-1])
+    questions = ["the May 2018 letter on adoption", "supervision in the sixth monitoring visit",
+                 "caseloads in the first monitoring visit", "the commissioner report on leadership"]
+    found, exact = {}, first_stage.EXACT_ROWS
+    for exact_rows in (exact, 0):
+        monkeypatch.setattr(first_stage, "EXACT_ROWS", exact_rows)
+        for q in questions:
+            found[exact_rows, q] = seed_retriever._rank(q, 10, "hybrid", None, False).first.rows
+    # the first round took the rows' path, the second the mask's
+    assert [r is not None and len(r) > 4 for r in by_rows] == [True] * 4 + [False] * 4
+    for q in questions:
+        np.testing.assert_array_equal(found[exact, q], found[0, q])

@@ -281,6 +281,25 @@ def test_a_question_scored_segment_by_segment_is_scored_as_one(names: list[str])
                     np.testing.assert_array_equal(np.sort(whole[got]), np.sort(whole[want]))
 
 
+def test_one_pass_selection_keeps_the_best_positive_rows_first_of_equals() -> None:
+    from inspect_qa.lexical import _best_positive, _select
+
+    rng = np.random.default_rng(3)
+    for n, k, share in ((50_000, 7, 0.3), (20_000, 100, 0.9), (300, 100, 0.5), (5, 3, 1.0)):
+        scores = np.zeros(n, np.float32)
+        hit = rng.random(n) < share
+        # few distinct values: many rows tie at the cut
+        scores[hit] = rng.integers(1, 40, int(hit.sum())).astype(np.float32)
+        for allowed in (None, rng.random(n) < 0.5):
+            masked = scores if allowed is None else np.where(allowed, scores, 0)
+            order = np.lexsort((np.arange(n), -masked))  # best first, then the first rows
+            want = order[:k][masked[order[:k]] > 0]
+            for select in (_select, _best_positive):  # compiled, and as plain Python
+                got = select(scores, np.zeros(0, bool) if allowed is None else allowed,
+                             allowed is not None, k)
+                np.testing.assert_array_equal(np.sort(got), np.sort(want))
+
+
 def test_hint_scores_are_hint_match_of_every_live_document(tmp_path: Path, embedder,
                                                            names: list[str]) -> None:
     from inspect_qa.query import document_hints, hint_match

@@ -30,11 +30,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
 from .errors import IndexCorrupt
+from .jit import compiled
 
 # Words, numbers with their decimal point or thousands separator kept ("1.5", "1,200") and
 # percentages, so that "84%" and "0.5" stay searchable; single characters count ("5 hours").
@@ -82,16 +82,41 @@ def _sum_postings(out: np.ndarray, rows: np.ndarray, tf: np.ndarray, norms: np.n
     return True
 
 
-def _compile(fn: Any) -> Any:
-    """``fn`` compiled, its machine code cached on disk when a cache folder is writable (a
-    read-only installation compiles it at each start, about a second)."""
-    try:
-        return numba.njit(nogil=True, cache=True)(fn)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(fn)
+_accumulate = compiled(_sum_postings)
 
 
-_accumulate = _compile(_sum_postings)
+def _best_positive(scores: np.ndarray, allowed: np.ndarray, masked: bool,
+                   k: int) -> np.ndarray:  # pragma: no cover
+    """Rows of the ``k`` best positive ``scores`` among those ``allowed`` (when ``masked``),
+    in no particular order; of equal scores at the cut, the first rows. One pass: rows above
+    the running threshold (0, then the ``k``-th best so far) are gathered four ``k`` at a
+    time and cut back to the best ``k``. Compiled by numba (:data:`_select`), for the reason
+    :func:`_sum_postings` is; :meth:`LexicalScores.top` checks it against numpy's selection
+    in the tests."""
+    cap = 4 * k
+    rows = np.empty(cap + 1, dtype=np.int64)
+    kept = np.empty(cap + 1, dtype=np.float32)
+    m = 0
+    threshold = np.float32(0.0)
+    for i in range(len(scores)):
+        s = scores[i]
+        if s > threshold and (not masked or allowed[i]):
+            rows[m] = i
+            kept[m] = s
+            m += 1
+            if m > cap:
+                order = np.argsort(-kept[:m], kind="mergesort")[:k]
+                best_rows, best = rows[order].copy(), kept[order].copy()
+                rows[:k], kept[:k] = best_rows, best
+                m = k
+                threshold = kept[k - 1]
+    if m > k:
+        order = np.argsort(-kept[:m], kind="mergesort")[:k]
+        return rows[order].copy()
+    return rows[:m].copy()
+
+
+_select = compiled(_best_positive)
 
 
 class Postings:
@@ -224,6 +249,7 @@ class LexicalStore:
         df = np.zeros(len(terms), dtype=np.int64)
         rows = words = 0
         self._live: list[np.ndarray | None] = []
+        self._dead: list[np.ndarray | None] = []
         for p, glob, gone in zip(self.parts, to_global, deleted, strict=True):
             counts = p.df
             live_lengths = p.lengths
@@ -231,8 +257,10 @@ class LexicalStore:
                 counts = counts - p.deleted_counts(gone)
                 live_lengths = p.lengths[~gone]
                 self._live.append(~gone)
+                self._dead.append(np.flatnonzero(gone))
             else:
                 self._live.append(None)
+                self._dead.append(None)
             np.add.at(df, glob, counts)
             rows += len(live_lengths)
             words += int(np.sum(live_lengths, dtype=np.int64))
@@ -304,9 +332,9 @@ class LexicalStore:
                     "a BM25 postings file of the index names a passage or sentence its segment "
                     "does not have: the index is damaged; run `inspect-qa check`, then rebuild "
                     "with `inspect-qa index`")
-            live = self._live[k]
-            if live is not None:
-                out[~live] = 0.0
+            dead = self._dead[k]
+            if dead is not None:
+                out[dead] = 0.0
             parts.append(out)
         return LexicalScores(parts, self.bounds)
 
@@ -367,22 +395,20 @@ class LexicalScores:
         over every row; ``None``: all), in no particular order: the best of each segment's
         best."""
         rows, scores = [], []
+        none = np.zeros(0, dtype=bool)
         for k, part in enumerate(self.parts):
-            if allowed is not None:
-                part = np.where(allowed[self.bounds[k] : self.bounds[k + 1]], part, -np.inf)
             d = min(depth, len(part))
             if d <= 0:
                 continue
-            top = np.argpartition(-part, d - 1)[:d]
-            top = top[part[top] > 0]
+            mask = none if allowed is None else allowed[self.bounds[k] : self.bounds[k + 1]]
+            top = _select(part, mask, allowed is not None, d)
             rows.append(top + self.bounds[k])
             scores.append(part[top])
         if not rows:
             return np.zeros(0, np.int64)
         r, s = np.concatenate(rows).astype(np.int64), np.concatenate(scores)
         if len(r) > depth:
-            keep = np.argpartition(-s, depth - 1)[:depth]
-            r = r[keep]
+            r = r[np.lexsort((r, -s))[:depth]]  # of equal scores, the first rows
         return r
 
     def max(self) -> float:

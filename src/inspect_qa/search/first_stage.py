@@ -2,7 +2,9 @@
 
 Four lists over the whole corpus, each the best :data:`DEPTH` allowed rows: dense passages and
 dense sentences (FAISS), BM25 passages and BM25 sentences (postings); a question that names a
-report (:mod:`inspect_qa.query`) gets the same four lists again within the reports it names.
+report (:mod:`inspect_qa.query`) gets the same four lists again within the reports it names
+(scored row by row when those reports are few: exact, and cheaper than a masked search of the
+whole corpus).
 Their passages, together with an even sample of :data:`REFERENCE_ROWS` passages, are the
 candidates: only they are scored further (:mod:`.evidence`).
 
@@ -31,6 +33,9 @@ from .corpus import Corpus
 DEPTH = 100
 #: Passages always scored, spread evenly over the index; an index this small is scored whole.
 REFERENCE_ROWS = 1024
+#: Reports a question names whose passages and sentences are at most this many each are
+#: searched exactly, row by row; more, as the whole corpus is, with a mask.
+EXACT_ROWS = 16_384
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,16 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
     if allowed is None:
         allowed = corpus.live
     masks = [allowed]
+    named_rows = None
     if question.hints:
         named = corpus.hint_scores(question.hints) > 0
         if named.any():
-            in_named = named[corpus.chunk_documents]
-            masks.append(in_named if allowed is None else in_named & allowed)
-    sentence_masks = [None if m is None else m[corpus.sentence_chunks] for m in masks]
+            named_rows = _rows_of(corpus, named, allowed)
+            if named_rows is None:  # many: searched as the whole corpus is, with a mask
+                in_named = named[corpus.chunk_documents]
+                masks.append(in_named if allowed is None else in_named & allowed)
+    sentence_masks = [_sentence_mask(corpus, m) for m in masks]
+    named_sentences = None if named_rows is None else corpus.sentences_of(named_rows)[0]
 
     def lexical_lists() -> tuple[LexicalScores, LexicalScores, list[np.ndarray]]:
         lc, sl = lexical_scores(ix, question)
@@ -126,6 +135,10 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         for mask, sentence_mask in zip(masks, sentence_masks, strict=True):
             found.append(lc.top(DEPTH, mask))
             found.append(corpus.sentence_chunks[sl.top(DEPTH, sentence_mask)])
+        if named_rows is not None and named_sentences is not None:
+            found.append(_best(lc[named_rows], named_rows, positive=True))
+            found.append(corpus.sentence_chunks[
+                _best(sl[named_sentences], named_sentences, positive=True)])
         return lc, sl, found
 
     found = [reference]
@@ -141,12 +154,57 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
             found.append(rows[0][rows[0] >= 0])
             _, srows = ix.sentence_dense.search(vector.reshape(1, -1), DEPTH, sentence_mask)
             found.append(corpus.sentence_chunks[srows[0][srows[0] >= 0]])
+        if named_rows is not None and named_sentences is not None:
+            found.append(_best(ix.dense.score(vector, named_rows), named_rows))
+            found.append(corpus.sentence_chunks[_best(
+                ix.sentence_dense.score(vector, named_sentences), named_sentences)])
     lc = sl = None
     if lexical:
         lc, sl, lexical_found = job.result() if job is not None else lexical_lists()
         found.extend(lexical_found)
     rows = np.unique(np.concatenate(found).astype(np.int64))
     return FirstStage(rows, reference, False, vector, lc, sl)
+
+
+def _rows_of(corpus: Corpus, documents: np.ndarray, allowed: np.ndarray | None
+             ) -> np.ndarray | None:
+    """The allowed passage rows of the ``documents`` (booleans by document number),
+    ascending; ``None`` when they are more than :data:`EXACT_ROWS`, or their sentences are."""
+    by_document = corpus.remembered("rows by document", lambda: _group(corpus.chunk_documents))
+    order, starts = by_document
+    picked = np.flatnonzero(documents)
+    if int((starts[picked + 1] - starts[picked]).sum()) > EXACT_ROWS:
+        return None
+    rows = np.sort(np.concatenate([order[starts[d] : starts[d + 1]] for d in picked.tolist()]))
+    if allowed is not None:
+        rows = rows[allowed[rows]]
+    sentences = corpus.sentence_ends[rows] - corpus.sentence_starts[rows]
+    return rows if int(sentences.sum()) <= EXACT_ROWS else None
+
+
+def _group(documents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Passage rows ordered by document number, and where each document's start there."""
+    order = np.argsort(documents, kind="stable")
+    counts = np.bincount(documents, minlength=int(documents.max(initial=-1)) + 1)
+    return order, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _sentence_mask(corpus: Corpus, mask: np.ndarray | None) -> np.ndarray | None:
+    """``mask`` over passages, as a mask over their sentences (the live rows' made once)."""
+    if mask is None:
+        return None
+    if mask is corpus.live:
+        return corpus.remembered("live sentences", lambda: mask[corpus.sentence_chunks])
+    return mask[corpus.sentence_chunks]
+
+
+def _best(scores: np.ndarray, rows: np.ndarray, positive: bool = False) -> np.ndarray:
+    """The :data:`DEPTH` of ``rows`` with the best ``scores`` (only positive ones when
+    ``positive``); of equal scores, the first rows."""
+    order = np.lexsort((rows, -scores))[:DEPTH]
+    if positive:
+        order = order[scores[order] > 0]
+    return rows[order]
 
 
 _pool: ThreadPoolExecutor | None = None
