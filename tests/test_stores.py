@@ -199,3 +199,23 @@ def test_released_pages_leave_the_process_not_the_data(tmp_path: Path) -> None:
     np.testing.assert_array_equal(mapped, a)  # read again, from the page cache
     assert not pages.release(a)  # memory of its own: nothing to drop
     assert not pages.release(np.asarray(np.load(tmp_path / "a.npy", mmap_mode="r+")))
+
+
+def test_int8_rows_are_scored_from_their_codes_as_widened() -> None:
+    from inspect_qa.stores import Int8Rows, _int8_dot_loop
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3000, 384)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    stored = Int8Rows(*Int8Rows.quantize(x))
+    q = x[17]
+    rows = rng.choice(len(x), 700)  # unordered, some twice
+    want = stored[rows] @ q
+    np.testing.assert_allclose(stored.dot(rows, q), want, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(DenseStore(stored).score(q, rows), want, rtol=0, atol=1e-6)
+    out = np.empty(2, np.float32)  # the loop as plain Python: the same
+    assert _int8_dot_loop(stored.codes, stored.scales, rows[:2], q, out)
+    np.testing.assert_allclose(out, want[:2], rtol=0, atol=1e-6)
+    assert stored.dot(np.zeros(0, np.int64), q).shape == (0,)
+    with pytest.raises(IndexError):
+        stored.dot(np.array([0, 3000]), q)
