@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--evict", action="store_true")
     ap.add_argument("--warm", action="store_true", help="one untimed pass first")
     ap.add_argument("--no-advice", action="store_true", help="announce no reads to the kernel")
+    ap.add_argument("--slowest", type=int, default=5, help="questions listed with their stages")
     ap.add_argument("--recall-pools", type=int, nargs="*",
                     help="measure first-stage recall with these ACROSS_REFINE values instead")
     args = ap.parse_args()
@@ -145,17 +146,24 @@ def main() -> None:
             op(q)
     if args.evict:
         print(f"evicted {evict(args.index)} files", flush=True)
-    totals = []
+    totals, each = [], []
     for q in questions:
         current.clear()
         t = time.perf_counter()
         op(q)
         totals.append(time.perf_counter() - t)
+        each.append(dict(current))
         for k, v in current.items():
             times.setdefault(k, []).append(v)
     print(f"{args.op} total: {percentiles(totals)}")
     for k, v in times.items():
         print(f"  {k:38s} {percentiles(v)}")
+    print(f"the slowest {args.slowest}:")
+    for i in np.argsort(totals)[::-1][: args.slowest]:
+        hints = cached(questions[i], True).hints
+        stages = ", ".join(f"{k.strip()} {v * 1000:.1f}" for k, v in each[i].items())
+        print(f"  {totals[i] * 1000:6.1f} ms {questions[i][:60]!r}"
+              f"{' (names a report)' if hints else ''}: {stages}")
 
 
 if __name__ == "__main__":
