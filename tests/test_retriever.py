@@ -231,18 +231,23 @@ def test_the_reports_a_question_names_are_searched_row_by_row_as_with_a_mask(
     monkeypatch.setattr(first_stage, "REFERENCE_ROWS", 2)  # the large-index path
     monkeypatch.setattr(first_stage, "DEPTH", 4)  # lists shorter than the named reports
     monkeypatch.setattr(seed_retriever.corpus, "_once", {})  # the sample drawn again: 2 rows
-    by_rows = []
-    rows_of = first_stage._rows_of
-    monkeypatch.setattr(first_stage, "_rows_of",
-                        lambda *a: by_rows.append(rows_of(*a)) or by_rows[-1])
+    scopes = []
+    named_scopes = first_stage.named_scopes
+    monkeypatch.setattr(first_stage, "named_scopes",
+                        lambda *a: scopes.append(named_scopes(*a)) or scopes[-1])
     questions = ["the May 2018 letter on adoption", "supervision in the sixth monitoring visit",
                  "caseloads in the first monitoring visit", "the commissioner report on leadership"]
     found, exact = {}, first_stage.EXACT_ROWS
     for exact_rows in (exact, 0):
         monkeypatch.setattr(first_stage, "EXACT_ROWS", exact_rows)
+        monkeypatch.setattr(first_stage, "EXACT_SHARE", 0.5 if exact_rows else 0.0)
         for q in questions:
             found[exact_rows, q] = seed_retriever._rank(q, 10, "hybrid", None, False).first.rows
     # the first round took the rows' path, the second the mask's
-    assert [r is not None and len(r) > 4 for r in by_rows] == [True] * 4 + [False] * 4
+    rows = [all(scope.rows is not None and len(scope.rows) > 4 for scope in both)
+            for both in scopes]
+    masks = [all(scope.rows is None and scope.mask is not None for scope in both)
+             for both in scopes]
+    assert rows == [True] * 4 + [False] * 4 and masks == [False] * 4 + [True] * 4
     for q in questions:
         np.testing.assert_array_equal(found[exact, q], found[0, q])
