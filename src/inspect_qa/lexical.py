@@ -91,8 +91,7 @@ def _best_positive(scores: np.ndarray, allowed: np.ndarray, masked: bool,
     in no particular order; of equal scores at the cut, the first rows. One pass: rows above
     the running threshold (0, then the ``k``-th best so far) are gathered four ``k`` at a
     time and cut back to the best ``k``. Compiled by numba (:data:`_select`), for the reason
-    :func:`_sum_postings` is; :meth:`LexicalScores.top` checks it against numpy's selection
-    in the tests."""
+    :func:`_sum_postings` is; the tests check it, compiled and not, against a sort."""
     cap = 4 * k
     rows = np.empty(cap + 1, dtype=np.int64)
     kept = np.empty(cap + 1, dtype=np.float32)

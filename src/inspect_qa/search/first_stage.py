@@ -274,7 +274,7 @@ def sentence_rows(corpus: Corpus, question: Question, allowed: np.ndarray | None
         return own
     if allowed is None:
         allowed = corpus.live
-    mask = None if allowed is None else allowed[corpus.sentence_chunks]
+    mask = _sentence_mask(corpus, allowed)
     found = [own, lexical_sentence.top(depth, mask)]
     if vector is not None:
         _, srows = corpus.index.sentence_dense.search(vector.reshape(1, -1), depth, mask)
