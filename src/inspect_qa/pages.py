@@ -78,7 +78,6 @@ def will_need(a: Any, starts: np.ndarray, stops: np.ndarray) -> int:
     return len(first)
 
 
-
 def release(a: Any) -> bool:
     """Drop the pages of read-only memory-mapped ``a`` from this process's memory
     (``madvise(MADV_DONTNEED)``): they stay in the page cache, and a later read maps them again.

@@ -179,10 +179,7 @@ class DenseStore:
         xq = np.ascontiguousarray(xq, dtype=np.float32)
         if self._ann is not None:
             return self._refine(xq, self.approximate(xq, k, allowed)[1], k)
-        sel = None
-        if allowed is not None:
-            bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
-            sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
+        sel, _bits = self._selector(allowed)  # the bits live as long as FAISS reads them
         if sel is None:
             D, I = self._flat.search(xq, k)  # noqa: E741
         else:
@@ -198,15 +195,22 @@ class DenseStore:
         import faiss
 
         assert self._ann is not None
-        sel = None
-        if allowed is not None:
-            bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
-            sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
+        sel, _bits = self._selector(allowed)  # the bits live as long as FAISS reads them
         nprobe = max(ANN_NPROBE, int(self._ann.nlist) // ANN_CELL_SHARE)
         params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)  # type: ignore[call-arg]
         D, found = self._ann.search(np.ascontiguousarray(xq, dtype=np.float32),
                                     k * ANN_REFINE, params=params)
         return D, found
+
+    def _selector(self, allowed: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
+        """FAISS's selector of the rows ``allowed`` (``None``: all), and the bitmap it points
+        into, which the caller must keep until the search is done."""
+        if allowed is None:
+            return None, None
+        import faiss
+
+        bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+        return faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits)), bits
 
     @property
     def approximate_search(self) -> bool:
