@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", default="index", help="index directory (default: index)")
     p.add_argument("--corpus", default="seeds", help="folder of reports (default: seeds)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # our progress for people; from libraries (the model loader, the HTTP client) warnings only
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("inspect_qa").setLevel(logging.INFO)
     from inspect_qa.ui import serve
 
     try:

@@ -312,6 +312,8 @@ def test_python_app_py_builds_the_index_then_serves(tmp_path: Path) -> None:
         proc.terminate()
         out = proc.communicate(timeout=60)[0]
     assert "index ready" in out and f"http://127.0.0.1:{port}" in out
+    # no library's info lines: the model loader's, the HTTP client's
+    assert "Loading SentenceTransformer" not in out and "HTTP Request" not in out
 
 
 def test_port_in_use_is_a_readable_error(app: Served) -> None:
