@@ -115,8 +115,9 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
 
     In a large index the BM25 lists are made on another thread while this one searches the
     dense lists, segment by segment, and that thread then takes the segments left: both spend
-    their time outside the GIL (numba, FAISS), so on two cores a search takes about half their
-    sum."""
+    their time outside the GIL (numba, FAISS), so on two cores a search takes less than their
+    sum (at a million passages about 42 ms for 72 ms of one thread's work: the two contend for
+    memory)."""
     ix = corpus.index
     vector = feedback(ix, question.vector) if dense and question.vector is not None else None
     reference = reference_rows(corpus)
@@ -273,8 +274,8 @@ _pool_lock = threading.Lock()
 
 
 def workers() -> ThreadPoolExecutor:
-    """The threads BM25 lists are made on (one per core this process may use: concurrent
-    searches each get one)."""
+    """The threads BM25 lists, then dense lists' segments, are made on beside the searching
+    thread (one per core this process may use: concurrent searches each get one)."""
     global _pool
     with _pool_lock:
         if _pool is None:
