@@ -303,11 +303,6 @@ class ExactDense:
     def __len__(self) -> int:
         return len(self.vectors)
 
-    def search_parts(self, xq: np.ndarray, k: int, allowed: np.ndarray | None = None
-                     ) -> tuple[list[Any], Any]:
-        """The search as one job, as the first stage asks a store for it."""
-        return [lambda: self.search(xq, k, allowed)], lambda found: found[0]
-
     def search(self, xq: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         xq = np.asarray(xq, dtype=np.float32)

@@ -171,7 +171,7 @@ def test_bm25_lists_made_on_another_thread_are_the_same(
                  "children fostering", "the second monitoring visit"]
     threaded = [retriever._rank(q, 10, "hybrid", None, False) for q in questions]
     assert first_stage._pool is not None  # the worker was used
-    monkeypatch.setattr(first_stage, "workers", InTurn)
+    monkeypatch.setattr(first_stage, "_workers", InTurn)
     for q, a in zip(questions, threaded, strict=True):
         b = retriever._rank(q, 10, "hybrid", None, False)
         assert not a.first.exhaustive
@@ -215,7 +215,7 @@ def test_a_search_after_the_workers_are_gone_is_made_in_turn(
         def submit(self, fn):
             raise RuntimeError("cannot schedule new futures after interpreter shutdown")
 
-    monkeypatch.setattr(first_stage, "workers", ShutDown)
+    monkeypatch.setattr(first_stage, "_workers", ShutDown)
     assert [p.chunk_id for p in retriever.search("caseloads social workers", k=3)] == want
 
 

@@ -17,9 +17,8 @@ weigh words (BM25's, the word pieces' rarity) leave them out.
 
 from __future__ import annotations
 
-import functools
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,8 +35,8 @@ ACROSS_REFINE = 16
 
 class VectorSearch(Protocol):
     """What a dense store offers the search stages (:class:`~inspect_qa.stores.DenseStore`,
-    :class:`SegmentedDense`, or another backend beside them): the best ``k`` allowed rows (in
-    one call, or as jobs that threads share), and exact scores of chosen rows."""
+    :class:`SegmentedDense`, or another backend beside them): the best ``k`` allowed rows,
+    and exact scores of chosen rows."""
 
     @property
     def kind(self) -> str: ...
@@ -46,9 +45,6 @@ class VectorSearch(Protocol):
 
     def search(self, xq: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def search_parts(self, xq: np.ndarray, k: int, allowed: np.ndarray | None = None
-                     ) -> tuple[list[Callable[[], Any]], Callable[[list[Any]], Any]]: ...
 
     def score(self, xq: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
 
@@ -143,15 +139,8 @@ class SegmentedDense:
 
     def search(self, xq: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        jobs, join = self.search_parts(xq, k, allowed)
-        return join([job() for job in jobs])
-
-    def search_parts(self, xq: np.ndarray, k: int, allowed: np.ndarray | None = None
-                     ) -> tuple[list[Callable[[], Found]], Callable[[list[Found]], Any]]:
-        """:meth:`search` as a job for each segment, which any thread may run in any order,
-        and the function that joins their results, given in the jobs' order:
-        ``join([job() for job in jobs])`` is ``search(xq, k, allowed)``."""
-        jobs: list[Callable[[], Found]] = []
+        scores, rows = [], []
+        rough, rough_rows = [], []
         for i, part in enumerate(self.parts):
             a, b = self.bounds[i], self.bounds[i + 1]
             mask = None if allowed is None else allowed[a:b]
@@ -160,22 +149,18 @@ class SegmentedDense:
             if mask is not None and mask.all():
                 mask = None  # the same rows, searched without checking each against a bitmap
             if part.approximate_search:
-                n = min(k, len(part) if mask is None else int(mask.sum()))
-                jobs.append(functools.partial(_rough, part, xq, n, mask, int(a)))
+                D, I = part.approximate(xq, min(k, len(part) if mask is None  # noqa: E741
+                                                else int(mask.sum())), mask)
+                rough.append(np.where(I >= 0, D, -np.inf))
+                rough_rows.append(np.where(I >= 0, I + a, -1))
             else:
-                jobs.append(functools.partial(_exact, part, xq, k, mask, int(a)))
-        return jobs, functools.partial(self._join, xq, k)
-
-    def _join(self, xq: np.ndarray, k: int, found: list[Found]) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``k`` of the segments' lists ``found``: exact ones as they are,
-        approximate ones (scores of their codes) refined together."""
-        scores = [d for exact, d, _ in found if exact]
-        rows = [r for exact, _, r in found if exact]
-        rough = [d for exact, d, _ in found if not exact]
+                D, I = part.search(xq, k, mask)  # noqa: E741
+                scores.append(np.where(I >= 0, D, -np.inf))
+                rows.append(np.where(I >= 0, I + a, -1))
         if rough:
             D, I = self._refine(xq, np.concatenate(rough, axis=1),  # noqa: E741
-                                np.concatenate([r for exact, _, r in found if not exact], axis=1),
-                                k, min(ACROSS_REFINE, ANN_REFINE * len(rough)))
+                                np.concatenate(rough_rows, axis=1), k,
+                                min(ACROSS_REFINE, ANN_REFINE * len(rough)))
             scores.append(D)
             rows.append(I)
         if not scores:
@@ -212,24 +197,6 @@ class SegmentedDense:
         for k, where, local in split_rows(rows, self.bounds):
             out[where] = self.parts[k].score(xq, local)
         return out
-
-
-#: One segment's list: (exact scores?, scores, rows numbered in the whole index; -1 none).
-Found = tuple[bool, np.ndarray, np.ndarray]
-
-
-def _rough(part: DenseStore, xq: np.ndarray, k: int, mask: np.ndarray | None,
-           first: int) -> Found:
-    """A segment's approximate candidates, with their codes' scores."""
-    D, I = part.approximate(xq, k, mask)  # noqa: E741
-    return False, np.where(I >= 0, D, -np.inf), np.where(I >= 0, I + first, -1)
-
-
-def _exact(part: DenseStore, xq: np.ndarray, k: int, mask: np.ndarray | None,
-           first: int) -> Found:
-    """A small segment's exact best ``k``."""
-    D, I = part.search(xq, k, mask)  # noqa: E741
-    return True, np.where(I >= 0, D, -np.inf), np.where(I >= 0, I + first, -1)
 
 
 class SegmentedTokens:

@@ -8,12 +8,10 @@ vectors score a chosen few rows by late interaction (MaxSim), to re-rank the bes
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import operator
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,12 +186,6 @@ class DenseStore:
             params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
             D, I = self._flat.search(xq, k, params=params)  # noqa: E741
         return D, I
-
-    def search_parts(self, xq: np.ndarray, k: int, allowed: np.ndarray | None = None
-                     ) -> tuple[list[Callable[[], Any]], Callable[[list[Any]], Any]]:
-        """:meth:`search` as jobs and the function that joins their results (one job here;
-        see :meth:`inspect_qa.segments.SegmentedDense.search_parts`)."""
-        return [functools.partial(self.search, xq, k, allowed)], operator.itemgetter(0)
 
     def approximate(self, xq: np.ndarray, k: int, allowed: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:

@@ -16,12 +16,8 @@ exactly scoring every passage.
 
 from __future__ import annotations
 
-import functools
-import operator
 import os
 import threading
-from collections import deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -114,10 +110,9 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
     """The candidates for ``question`` among the passages ``allowed`` (``None``: all).
 
     In a large index the BM25 lists are made on another thread while this one searches the
-    dense lists, segment by segment, and that thread then takes the segments left: both spend
-    their time outside the GIL (numba, FAISS), so on two cores a search takes less than their
-    sum (at a million passages about 42 ms for 72 ms of one thread's work: the two contend for
-    memory)."""
+    dense lists (the named reports' sentence list too goes to that thread, after BM25): both
+    spend their time outside the GIL (numba, FAISS), so on two cores a search takes about the
+    longer of the two instead of their sum."""
     ix = corpus.index
     vector = feedback(ix, question.vector) if dense and question.vector is not None else None
     reference = reference_rows(corpus)
@@ -133,36 +128,15 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
     if named is not None:
         scopes.append(named)
 
-    # Every dense list as jobs (a segment's search each, or a named scope's rows scored), the
-    # sentences' (the larger) first: this thread runs them, and so does the worker once it has
-    # made the BM25 lists, so that the two threads end together whatever the question.
-    joins: list[tuple[Callable[[list[Any]], np.ndarray], bool]] = []
-    results: list[list[Any]] = []
-    jobs: deque[tuple[int, int, Callable[[], Any]]] = deque()
-    if vector is not None:
-        for store, of_sentences in ((ix.sentence_dense, True), (ix.dense, False)):
-            for passages, sentences in scopes:
-                scope = sentences if of_sentences else passages
-                parts: list[Callable[[], Any]]
-                if scope.rows is not None:
-                    parts = [functools.partial(_scored, store, vector, scope.rows)]
-                    join: Callable[[list[Any]], np.ndarray] = operator.itemgetter(0)
-                else:
-                    parts, joined = store.search_parts(vector.reshape(1, -1), DEPTH, scope.mask)
-                    join = functools.partial(_rows_found, joined)
-                jobs.extend((len(joins), n, part) for n, part in enumerate(parts))
-                joins.append((join, of_sentences))
-                results.append([None] * len(parts))
-
-    def run_jobs() -> None:
-        while True:
-            try:
-                which, n, job = jobs.popleft()  # atomic: each job is run once
-            except IndexError:
-                return
-            results[which][n] = job()
-
+    # (store, scope, of sentences): the dense lists, the named reports' sentence list last
+    dense_lists = [(ix.dense, passages, False) for passages, _ in scopes]
+    dense_lists += [(ix.sentence_dense, sentences, True) for _, sentences in scopes]
     threaded = lexical and vector is not None
+
+    def dense_list(store: Any, scope: Scope, of_sentences: bool) -> np.ndarray:
+        assert vector is not None
+        rows = _dense_list(store, vector, scope)
+        return corpus.sentence_chunks[rows] if of_sentences else rows
 
     def lexical_lists() -> tuple[LexicalScores, LexicalScores, list[np.ndarray]]:
         lc, sl = lexical_scores(ix, question)
@@ -170,28 +144,27 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         for passages, sentences in scopes:
             found.append(_lexical_list(lc, passages))
             found.append(corpus.sentence_chunks[_lexical_list(sl, sentences)])
+        if threaded and named is not None:
+            # a named scope's sentence list, after BM25: a masked search costs about what the
+            # whole corpus's does, and so the two threads carry about equal work
+            found.append(dense_list(*dense_lists[-1]))
         return lc, sl, found
-
-    def lexical_then_jobs() -> tuple[LexicalScores, LexicalScores, list[np.ndarray]]:
-        out = lexical_lists()
-        run_jobs()
-        return out
 
     found = [reference]
     job = None
     if threaded:
         try:
-            job = workers().submit(lexical_then_jobs)
+            job = _workers().submit(lexical_lists)
         except RuntimeError:  # the interpreter is shutting down: no new threads, made in turn
             job = None
-    run_jobs()
+    if vector is not None:
+        on_worker = 1 if threaded and named is not None else 0
+        for store, scope, of_sentences in dense_lists[: len(dense_lists) - on_worker]:
+            found.append(dense_list(store, scope, of_sentences))
     lc = sl = None
     if lexical:
         lc, sl, lexical_found = job.result() if job is not None else lexical_lists()
         found.extend(lexical_found)
-    for (join, of_sentences), parts_found in zip(joins, results, strict=True):
-        rows = join(parts_found)
-        found.append(corpus.sentence_chunks[rows] if of_sentences else rows)
     rows = np.unique(np.concatenate(found).astype(np.int64))
     return FirstStage(rows, reference, False, vector, lc, sl)
 
@@ -233,14 +206,11 @@ def named_scopes(corpus: Corpus, question: Question, allowed: np.ndarray | None
     return passages, sentences
 
 
-def _scored(store: Any, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The :data:`DEPTH` of ``rows`` nearest ``vector``, each scored."""
-    return _best(store.score(vector, rows), rows)
-
-
-def _rows_found(join: Callable[[list[Any]], Any], found: list[Any]) -> np.ndarray:
-    """The rows of a one-question search joined from its jobs' results ``found``."""
-    _, rows = join(found)
+def _dense_list(store: Any, vector: np.ndarray, scope: Scope) -> np.ndarray:
+    """The :data:`DEPTH` rows of ``scope`` nearest ``vector``."""
+    if scope.rows is not None:
+        return _best(store.score(vector, scope.rows), scope.rows)
+    _, rows = store.search(vector.reshape(1, -1), DEPTH, scope.mask)
     return rows[0][rows[0] >= 0].astype(np.int64)
 
 
@@ -273,9 +243,9 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def workers() -> ThreadPoolExecutor:
-    """The threads BM25 lists, then dense lists' segments, are made on beside the searching
-    thread (one per core this process may use: concurrent searches each get one)."""
+def _workers() -> ThreadPoolExecutor:
+    """The threads BM25 lists are made on (one per core this process may use: concurrent
+    searches each get one)."""
     global _pool
     with _pool_lock:
         if _pool is None:
