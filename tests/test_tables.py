@@ -114,3 +114,27 @@ def test_a_sentence_that_refers_back_is_shown_with_the_one_before(
     starts = [text(a) for a, b, _ in cand]
     assert starts.count("A permanency panel was introduced in October 2015 for children on "
                         "placement orders.") >= 3  # itself, its pair, and the shown one
+
+
+def test_a_heading_is_never_joined_to_the_sentence_after_it(tmp_path: Path, embedder) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "r.txt").write_text(
+        "Leadership is stable and the service knows itself well.\n\n"
+        "6. The Improvement Board and Programme Board\n\n"
+        "The Improvement Board was established in September 2015 and meets every six weeks. "
+        "It is chaired by a former director.\n\n"
+        "## Fostering panels\n\nThey meet monthly.\n", encoding="utf-8")
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    always = Retriever(r.index, r.embedder, calibration=replace(r.calibration, threshold=0.0))
+    ranked = always._rank("When was the Improvement Board established?", 3, "hybrid", None, True)
+    cand, _, _ = always.answer_features(ranked)
+    c = always.corpus
+    heads = {c.sentence_text(j) for j in range(len(always.index.sentences)) if c.is_heading(j)}
+    assert heads == {"6. The Improvement Board and Programme Board", "## Fostering panels"}
+    # A heading may be a candidate alone, never the first or last of a pair, never shown
+    # before a sentence that refers back ("They meet monthly.").
+    assert all(a == b for a, b, _ in cand if c.is_heading(a) or c.is_heading(b))
+    assert not any(c.sentence_text(b) == "They meet monthly." and a != b for a, b, _ in cand)
+    answer = always.answer("When was the Improvement Board established?")
+    assert answer.text.startswith("The Improvement Board was established")

@@ -46,7 +46,9 @@ class Line:
         return self.kind not in ("blank", "furniture")
 
 
-def _clean(raw: str) -> str:
+def clean_line(raw: str) -> str:
+    """A line as rules and headings read it: stripped, without Markdown's heading marks and
+    emphasis (a section's name is its heading line so cleaned)."""
     s = raw.strip()
     s = re.sub(r"^#{1,6}\s+", "", s)
     return s.strip("*_ ").strip()
@@ -99,7 +101,7 @@ def classify_lines(text: str) -> list[Line]:
     """
     spans = _split_lines(text)
     raws = [text[s:e].rstrip("\r") for s, e in spans]
-    cleans = [_clean(r) for r in raws]
+    cleans = [clean_line(r) for r in raws]
     kinds: list[LineKind] = []
     for raw, clean in zip(raws, cleans, strict=True):
         if not clean:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..answers import DIGITS, lower_case_words, type_words
 from ..confidence import document_words
+from ..layout import clean_line
 from ..query import DocumentHints
 from ..storage import Index
 
@@ -158,6 +159,13 @@ class Corpus:
     def sentence_text(self, j: int) -> str:
         s = self.index.sentences[j]
         return self.document_text(self.sentence_document(j))[s.start : s.end]
+
+    def is_heading(self, j: int) -> bool:
+        """Whether sentence ``j`` is a heading (its passage's section name: a unit of its own,
+        never read as part of the prose after it)."""
+        section = int(self.index.chunks.table[self.sentence_chunks[j], 5])
+        return section >= 0 and clean_line(self.sentence_text(j)) == \
+            self.index.chunks.sections[section]
 
     def _cached(self, kind: str, key: Any, make: Any) -> Any:
         """``make()``, remembered under ``key`` among the last :data:`CACHE_ENTRIES` of its

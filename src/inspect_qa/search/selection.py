@@ -66,11 +66,15 @@ def answer_features(
         a, b = int(corpus.sentence_starts[row]), int(corpus.sentence_ends[row])
         firsts.add(a)
         cand.extend((j, j, rank) for j in range(a, b))
-        cand.extend((j, j + 1, rank) for j in range(a, b - 1))
+        # A heading is no part of the sentence after it: no pair starts or ends with one.
+        heads = {j for j in range(a, b) if corpus.is_heading(j)}
+        cand.extend((j, j + 1, rank) for j in range(a, b - 1)
+                    if j not in heads and j + 1 not in heads)
     # A sentence that opens by referring back ("This has led to...", "He chairs...") is
     # shown with the sentence before it in its passage: alone it does not say what it is
     # about. Its features stay its own.
-    shown = [(a - 1 if a not in firsts and refers_back(corpus.sentence_text(a)) else a, b, r)
+    shown = [(a - 1 if a not in firsts and refers_back(corpus.sentence_text(a))
+              and not corpus.is_heading(a - 1) else a, b, r)
              for a, b, r in cand]
     js = np.arange(min(c[0] for c in cand), max(c[1] for c in cand) + 1)
     at = ev.sentence_positions(js)
