@@ -117,11 +117,17 @@ def _parser() -> argparse.ArgumentParser:
                         add_help=False)
     ev.add_argument("rest", nargs=argparse.REMAINDER)
 
-    srv = sub.add_parser("serve", help="serve the question page (Gradio)")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=7860)
-    srv.add_argument("--index", default=DEFAULT_INDEX)
-    srv.add_argument("--corpus", default=DEFAULT_CORPUS)
+    srv = sub.add_parser("serve", help="serve the question page (Gradio)",
+                         description="Serve the question page and the HTTP JSON API (/api/...) "
+                         "on one port, after building or updating the index of --corpus.")
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1, this machine only; "
+                          "0.0.0.0 for every network)")
+    srv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    srv.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
+    srv.add_argument("--corpus", default=DEFAULT_CORPUS,
+                     help="folder of reports the index is built or updated from "
+                          f"(default: {DEFAULT_CORPUS})")
     return p
 
 
@@ -166,6 +172,11 @@ def _print_report(rep: Any) -> None:
             print(f"  {label:9} {len(ids):4}  {', '.join(ids[:5])}{more}")
     if rep.kept:
         print("            (kept: added with `inspect-qa add`; drop with `inspect-qa remove`)")
+    if rep.lost:
+        more = " …" if len(rep.lost) > 5 else ""
+        print(f"  lost      {len(rep.lost):4}  {', '.join(rep.lost[:5])}{more}")
+        print("            (added with `inspect-qa add`, their stored text was damaged with the "
+              "index: add them again)")
     if rep.rebuilt:
         print(f"  embedded  {rep.embedded_chunks:4} chunks")
     if rep.skipped:
@@ -310,12 +321,15 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _stream(r: Any, args: argparse.Namespace) -> int:
-    """One JSON line per line of standard input; a question that cannot be asked gets
-    ``{"question": ..., "error": ...}`` and the rest go on. Exit 1 if any failed."""
+    """One JSON line per line of standard input, so that outputs line up with inputs; a
+    question that cannot be asked gets ``{"question": ..., "error": ...}`` and the rest go on.
+    Exit 1 if any failed (a blank line gets an error line, but is no failure)."""
     failed = 0
     for line in sys.stdin:
-        question = line.rstrip("\n")
+        question = line.rstrip("\r\n")
         if not question.strip():
+            out: dict[str, Any] = {"question": question, "error": "a blank line: no question"}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
             continue
         try:
             out = _json(r, question, args)
@@ -457,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[len(lead) : len(lead) + 1] == ["eval"]:
         from .eval import main as eval_main
 
-        return eval_main(argv[len(lead) + 1 :] + (["-v"] if lead else []))
+        return eval_main(argv[len(lead) + 1 :] + (["-v"] if lead else []), prog="inspect-qa eval")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -52,6 +52,7 @@ from .storage import (
     merge_segments,
     read_earlier,
     read_manifest,
+    salvage_documents,
     write_segment,
 )
 from .stores import (
@@ -79,7 +80,8 @@ TOKENS_EXACT_CHUNKS = 500
 @dataclass(frozen=True)
 class BuildReport:
     """What a build did. ``unchanged`` documents were reused without re-embedding; ``kept``
-    ones were added with :func:`add_documents` from outside the corpus folder and stay;
+    ones were added with :func:`add_documents` from outside the corpus folder and stay (``lost``
+    ones could not: see there);
     ``skipped`` files could not be indexed (id, reason); ``ignored`` counts files of other
     formats by suffix."""
 
@@ -89,6 +91,9 @@ class BuildReport:
     removed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()
+    #: Reports once added with :func:`add_documents` that a rebuild of a damaged index could not
+    #: keep: their stored text was damaged too.
+    lost: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     ignored: tuple[tuple[str, int], ...] = ()
     chunks: int = 0
@@ -256,8 +261,10 @@ def _open_old(index_root: Path, embedder: Embedder,
                     index_root, exc, ", keeping its documents" if earlier else "")
         return None, earlier
     except InspectQAError as exc:
-        log.warning("existing index at %s is unusable (%s): full rebuild", index_root, exc)
-        return None, None
+        salvaged = salvage_documents(index_root)
+        log.warning("existing index at %s is unusable (%s): full rebuild%s", index_root, exc,
+                    ", keeping the reports added to it whose text is intact" if salvaged else "")
+        return None, salvaged
     if _compatible(candidate.manifest, embedder, settings):
         return candidate, candidate
     log.warning("index at %s was built with another model, settings or pipeline "
@@ -352,14 +359,17 @@ def _build_from_scan(index_root: Path, corpus_root: Path, scan: Any, old: Index 
     kept = tuple(sorted(i for i, d in origins.items()
                         if d.get("origin") == "added" and i not in in_folder
                         and readable is not None and i in readable.documents))
+    lost = tuple(sorted(i for i, d in origins.items()
+                        if d.get("origin") == "added" and i not in in_folder and i not in kept))
     if readable is not None:
         docs += [readable.documents[i] for i in kept]
     if not docs:
         raise CorpusError(no_documents_message(corpus_root, scan))
     docs.sort(key=lambda d: d.id)
-    return _update(index_root, docs, old, embedder, settings, progress, t0,
-                   added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
-                   kept=kept, corpus_root=corpus_root, tokens=tokens, dense=dense)
+    report = _update(index_root, docs, old, embedder, settings, progress, t0,
+                     added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
+                     kept=kept, corpus_root=corpus_root, tokens=tokens, dense=dense)
+    return replace(report, lost=lost) if lost else report
 
 
 class Indexed:
@@ -460,7 +470,7 @@ def _update(index_root: Path, docs: Sequence[Report], old: Index | None,
     when nothing changed."""
     old_hashes = {i: d.content_hash for i, d in old.documents.info.items()} if old else {}
     new_hashes = {d.id: d.content_hash for d in docs}
-    added = tuple(i for i in new_hashes if i not in old_hashes)
+    added = tuple(i for i in new_hashes if i not in old_hashes and i not in kept)
     removed = tuple(i for i in old_hashes if i not in new_hashes)
     changed = tuple(i for i in new_hashes if i in old_hashes and old_hashes[i] != new_hashes[i])
     unchanged = tuple(i for i in new_hashes if old_hashes.get(i) == new_hashes[i]

@@ -87,6 +87,7 @@ from .stores import (
 from .tables import (
     ChunkTable,
     DocumentInfo,
+    DocumentsById,
     DocumentStore,
     SentenceRef,
     SentenceTable,
@@ -425,7 +426,50 @@ class Earlier:
     (texts and metadata), to keep the reports added to it from outside its folder."""
 
     manifest: dict[str, Any]
-    documents: DocumentStore
+    documents: DocumentsById
+
+
+def salvage_documents(index_dir: str | Path) -> Earlier | None:
+    """What can still be read of a damaged index: the live documents of every segment whose
+    segment.json and texts match their checksums, each text checked against its hash (so that
+    a rebuild keeps the reports added to the index from outside its folder when their own
+    segment is intact). ``None`` when even the commit's manifest cannot be read."""
+    root = Path(index_dir)
+    try:
+        manifest = read_manifest(root)
+        entries = list(manifest.get("segments", []))
+    except (InspectQAError, OSError, AttributeError, TypeError):
+        return None
+    stores: list[DocumentStore] = []
+    live: list[list[str]] = []
+    for entry in entries:
+        try:
+            folder = root / SEGMENTS / entry["name"]
+            if sha256_file(folder / SEGMENT_MANIFEST) != entry.get("sha256"):
+                continue
+            meta = _segment_meta(root, folder / SEGMENT_MANIFEST)
+            files = meta["files"]
+            if any(sha256_file(folder / f) != files.get(f)
+                   for f in ("texts.bin", "text_offsets.npy")):
+                continue
+            infos = [DocumentInfo(d["id"], d["metadata"], d["content_hash"])
+                     for d in meta["documents"]]
+            store = DocumentStore(infos, read_texts(folder / "texts.bin"),
+                                  np.load(folder / "text_offsets.npy", allow_pickle=False))
+            deleted = set(entry.get("deleted", []))
+            ids = [d.id for d in infos if d.id not in deleted and _intact(store, d.id)]
+        except (InspectQAError, OSError, ValueError, KeyError, TypeError):
+            continue
+        stores.append(store)
+        live.append(ids)
+    return Earlier(manifest, Documents(stores, live))
+
+
+def _intact(store: DocumentStore, doc_id: str) -> bool:
+    try:
+        return store.verify(doc_id)
+    except IndexCorrupt:  # its bytes are not UTF-8 any more
+        return False
 
 
 def read_earlier(index_dir: str | Path) -> Earlier | None:
