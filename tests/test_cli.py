@@ -140,17 +140,21 @@ def test_stdin_gives_one_json_line_per_question_and_goes_on_after_errors(
         command: str, built: Path, capsys, monkeypatch) -> None:
     import io
 
-    questions = "adoption wait days\n\n   \nfostering panel\n" + "x" * 1200 + "\nsupervision\n"
-    monkeypatch.setattr("sys.stdin", io.StringIO(questions))
+    questions = ("adoption wait days\r\n\n   \nfostering panel\n" + "x" * 1200
+                 + "\nsupervision\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(questions, newline=""))
     assert main([command, "-", "--index", str(built), "-k", "2"]) == 1  # one line failed
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert [x["question"][:12] for x in lines] == ["adoption wai", "fostering pa", "x" * 12,
-                                                   "supervision"]
+    # one output line per input line, in order; a Windows line end is not part of a question
+    assert [x["question"][:12] for x in lines] == ["adoption wai", "", "   ", "fostering pa",
+                                                   "x" * 12, "supervision"]
+    assert lines[0]["question"] == "adoption wait days"
     ok = _validator("answer" if command == "ask" else "search")
-    for x in (lines[0], lines[1], lines[3]):
+    for x in (lines[0], lines[3], lines[5]):
         ok.validate(x)
-    _validator("error").validate(lines[2])
-    assert "1000" in lines[2]["error"]
+    for x in (lines[1], lines[2], lines[4]):
+        _validator("error").validate(x)
+    assert "blank" in lines[1]["error"] and "1000" in lines[4]["error"]
 
 
 def test_filters_on_the_command_line(built: Path, capsys) -> None:

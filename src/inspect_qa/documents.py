@@ -208,7 +208,9 @@ def _os_reason(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "a symlink loop"
     if exc.errno == errno.ENOENT:
-        return "a broken symlink (its target does not exist)"
+        if exc.filename is not None and os.path.islink(exc.filename):
+            return "a broken symlink (its target does not exist)"
+        return "no such file"
     if exc.errno == errno.EACCES:
         return "cannot be read: permission denied"
     return f"cannot be read: {exc.strerror or exc}"

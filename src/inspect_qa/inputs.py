@@ -84,14 +84,17 @@ def _check_sources(sources: Any, known: Sequence[str]) -> tuple[str, ...] | None
     if sources is None or sources == "":
         return None
     if isinstance(sources, str) or not isinstance(sources, list | tuple):
-        raise InvalidQuery("documents must be a list of document names (see the Index tab)")
+        raise InvalidQuery("documents must be a list of document names, as listed by "
+                           "`inspect-qa info`, GET /api/documents or the page's Index tab")
     if len(sources) > max(len(known), 1) * 2:
         raise InvalidQuery(f"too many documents listed ({len(sources)}); "
                            f"the index holds {len(known)}")
     for s in sources:
         if not isinstance(s, str) or s not in known:
             shown = s[:80] if isinstance(s, str) else type(s).__name__
-            raise InvalidQuery(f"unknown document {shown!r}: choose names from the Index tab")
+            raise InvalidQuery(f"unknown document {shown!r}: the index has no document of that name "
+                               "(`inspect-qa info`, GET /api/documents and the page's Index tab "
+                               "list them)")
     return tuple(dict.fromkeys(sources)) or None
 
 

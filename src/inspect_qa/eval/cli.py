@@ -21,9 +21,9 @@ DEFAULT_INDEX = "index"
 DEFAULT_RESULTS = "eval/results"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m inspect_qa.eval",
+        prog=prog,
         description="Evaluate retrieval and answers on a gold set, or retrieval on a BEIR "
                     "dataset. Exit status: 0 ok, 1 a --fail-under threshold was missed, 2 error.",
     )
@@ -184,10 +184,11 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"saved {json_path} and {md_path}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the evaluation; returns 0 (ok), 1 (a --fail-under threshold missed) or 2 (error)."""
+def main(argv: list[str] | None = None, *, prog: str = "python -m inspect_qa.eval") -> int:
+    """Run the evaluation; returns 0 (ok), 1 (a --fail-under threshold missed) or 2 (error).
+    ``prog`` is the command named in its usage lines."""
     try:
-        args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+        args = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:  # --help or a usage error: argparse has printed why
         return int(exc.code or 0)
     level = logging.INFO if args.verbose else logging.WARNING

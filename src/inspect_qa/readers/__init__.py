@@ -10,6 +10,7 @@ Formats: ``.txt``/``.md`` (UTF-8, kept exactly as the file is), ``.pdf`` (:mod:`
 from __future__ import annotations
 
 import atexit
+import codecs
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,19 @@ class Extracted:
 
 
 def read_text_file(raw: bytes) -> str:
+    """Text from a file's bytes: UTF-8, or UTF-16 / UTF-8 with a byte-order mark (which names
+    the encoding without doubt, as Windows Notepad writes it). Anything else is refused with a
+    hint, never guessed."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise Unreadable(f"damaged UTF-16 text (byte {exc.start})") from exc
+        if "\x00" in text:
+            raise Unreadable("holds NUL characters: a binary file, not text")
+        return text
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Unreadable(
             f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); convert it, "

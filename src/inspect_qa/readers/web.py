@@ -36,8 +36,14 @@ def read_html(path: Path) -> str:
 
     import trafilatura
 
-    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    # trafilatura logs its parser's complaints as errors; the reason a page is refused is
+    # this function's to give, once.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     raw = path.read_bytes()
+    if not re.search(rb"<\s*[A-Za-z!/?]", raw):
+        from . import read_text_file  # no tag at all: text saved with a .html name
+
+        return read_text_file(raw)
     text = trafilatura.extract(raw, output_format="txt", include_tables=True,
                                include_comments=False, include_links=False,
                                include_images=False, deduplicate=False, favor_recall=True)
