@@ -180,3 +180,14 @@ def test_a_reader_that_goes_away_gets_no_traceback(built: Path) -> None:
         capture_output=True, text=True, timeout=300, check=False)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
     assert done.stdout.strip() == "141"
+
+
+def test_every_command_says_what_its_options_are(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--host", "--port", "--index", "--corpus"):
+        line = next(x for x in out.splitlines() if x.strip().startswith(option))
+        assert len(line.split()) > 2, line  # the option and what it does
+    assert main(["eval", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: inspect-qa eval")

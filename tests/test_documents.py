@@ -40,6 +40,34 @@ def test_invalid_utf8_is_skipped_with_its_reason_and_an_error_when_strict(corpus
         read_document(corpus / "bad.txt", "bad.txt")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_text_with_a_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    raw = LETTER.encode(encoding)
+    if encoding == "utf-16-be":
+        raw = b"\xfe\xff" + raw  # the codec writes no mark of its own
+    (tmp_path / "letter.txt").write_bytes(raw)
+    assert read_document(tmp_path / "letter.txt", "letter.txt").text == LETTER
+
+
+def test_a_missing_file_is_not_called_a_broken_symlink(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableDocument, match="no such file"):
+        read_document(tmp_path / "gone.txt", "gone.txt")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "gone.txt")
+    with pytest.raises(UnreadableDocument, match="broken symlink"):
+        read_document(tmp_path / "link.txt", "link.txt")
+
+
+def test_a_html_file_without_tags_is_read_as_text(tmp_path: Path, caplog) -> None:
+    (tmp_path / "note.html").write_text("Adoption panels meet monthly.\n", encoding="utf-8")
+    assert read_document(tmp_path / "note.html", "note.html").text == (
+        "Adoption panels meet monthly.\n")
+    (tmp_path / "empty.html").write_text("<!-- nothing -->", encoding="utf-8")
+    with pytest.raises(UnreadableDocument, match="no article text"):
+        read_document(tmp_path / "empty.html", "empty.html")
+    # its parser's complaints stay quiet: the reason above is said once
+    assert not [r for r in caplog.records if r.name.startswith("trafilatura")]
+
+
 def test_empty_corpus_and_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="does not exist"):
         read_corpus(tmp_path / "nope")
