@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inspect_qa.chunking import ChunkSettings, make_chunks, normalise
-from inspect_qa.documents import read_document
+from inspect_qa.documents import extract_metadata, read_document
 from inspect_qa.embedding import HashingEmbedder
 from inspect_qa.errors import UnreadableDocument
 from inspect_qa.layout import page_of
@@ -340,6 +340,33 @@ def test_a_word_finished_by_the_next_pages_whole_first_line_ends_its_paragraph()
                  ("end.", 60, 10)])
     text, _ = repair_pages([p1, p2])
     assert "its development.\n\fThe next paragraph" in text
+
+
+def test_a_blank_lines_space_ends_a_paragraph_on_a_page_of_short_paragraphs() -> None:
+    # A title page and a closing page: more paragraph breaks (a blank line's space, 27 pt)
+    # than line breaks (13.5 pt), so a page's median step is a paragraph break. A full-width
+    # title line must not read on into the date under it, nor a heading into its text.
+    def at(rows: list[tuple[str, float, float]]) -> list[PageLine]:
+        return [PageLine(text, 72.0, x1, y, y - 10) for text, x1, y in rows]
+
+    p1 = at([("Monitoring visit to Walsall Metropolitan Borough Council children's", 520, 800),
+             ("12 March 2019", 160, 773),
+             ("This letter summarises the findings of the visit to the council and it", 520, 746),
+             ("is long.", 120, 732.5),
+             ("Leaders have improved the quality of supervision across the whole of the", 520, 705),
+             ("service.", 120, 691.5)])
+    p2 = at([("Next steps", 520, 800), ("The next visit will focus on care leavers.", 400, 773)])
+    text, _ = repair_pages([p1, p2])
+    assert text.startswith("Monitoring visit to Walsall Metropolitan Borough Council children's"
+                           "\n\n12 March 2019\n\nThis letter summarises")
+    assert "it is long.\n\nLeaders" in text
+    assert "\fNext steps\n\nThe next visit" in text
+
+
+def test_a_monitoring_visit_without_its_salutation_is_still_a_monitoring_letter() -> None:
+    md = extract_metadata("Monitoring visit to Walsall children's services\n\n12 March 2019\n\n"
+                          "Leaders have improved supervision.\n")
+    assert (md["kind"], md["date"]) == ("monitoring letter", "2019-03-12")
 
 
 def test_docx_text_boxes_content_controls_hyphens_and_table_page_breaks(tmp_path: Path) -> None:

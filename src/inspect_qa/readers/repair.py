@@ -164,6 +164,31 @@ def _ends_paragraph(a: PageLine, b: PageLine, right: float, step: float, width: 
     return a.x1 < right - 0.12 * width
 
 
+def _page_step(lines: list[PageLine]) -> float:
+    steps = [a.top - b.top for a, b in itertools.pairwise(lines)
+             if 0 < a.top - b.top < 3 * a.height]
+    return statistics.median(steps) if steps else 0.0
+
+
+def _line_step(pages: list[list[PageLine]]) -> float:
+    """The distance from one line of body text to the next within a paragraph, over the whole
+    document (0 when it cannot be told): the lower quartile of the steps between consecutive
+    lines of the body's font size. A page's median step is not it when the page has more
+    paragraph breaks than line breaks (short paragraphs, a title page), and a paragraph's
+    first line then reads on into the line before."""
+    heights = [ln.height for lines in pages for ln in lines if "\t" not in ln.text]
+    if not heights:
+        return 0.0
+    body = statistics.median(heights)
+
+    def is_body(ln: PageLine) -> bool:
+        return abs(ln.height - body) <= 0.1 * body
+
+    steps = sorted(a.top - b.top for lines in pages for a, b in itertools.pairwise(lines)
+                   if is_body(a) and is_body(b) and 0 < a.top - b.top < 3 * a.height)
+    return steps[int(0.25 * (len(steps) - 1))] if len(steps) >= 4 else 0.0
+
+
 def _short_heading(lines: list[PageLine]) -> bool:
     """Whether a page starts with a short capitalised line standing alone (a heading)."""
     if len(lines) < 2:
@@ -208,6 +233,7 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
     stats = RepairStats(pages=len(pages), lines=sum(len(p) for p in pages))
     pages = _strip_furniture(pages, stats)
     vocabulary = _vocabulary(pages)
+    line_step = _line_step(pages)
     page_texts: list[list[str]] = []
     continues: list[bool] = []  # whether a page's last paragraph runs on to the next page
     carry: str | None = None  # a hyphenated word's end, moved from the next page's first line
@@ -233,9 +259,7 @@ def repair_pages(pages: list[list[PageLine]]) -> tuple[str, RepairStats]:
             ends = sorted(ln.x1 for ln in body)
             right = ends[int(0.9 * (len(ends) - 1))]
             width = max(right - statistics.median(ln.x0 for ln in body), 1.0)
-            steps = [a.top - b.top for a, b in itertools.pairwise(lines)
-                     if 0 < a.top - b.top < 3 * a.height]
-            step = statistics.median(steps) if steps else 0.0
+            step = line_step or _page_step(lines)
             current = lines[0].text
             for a, b in itertools.pairwise(lines):
                 if _ends_paragraph(a, b, right, step, width):
