@@ -163,7 +163,15 @@ def test_filters_on_the_command_line(built: Path, capsys) -> None:
     d = json.loads(capsys.readouterr().out)
     assert d["passages"] and {p["source"] for p in d["passages"]} == {"letter.txt"}
     assert main(["search", "adoption", "--index", str(built), "--from", "2019-04"]) == 0
-    assert "No passage matches." in capsys.readouterr().out  # the letter is dated March 2019
+    out = capsys.readouterr().out
+    assert "No passage matches." in out  # the letter is dated March 2019
+    # the news item has no date: the reader is told it was not searched
+    assert "1 document with no date was not searched" in out
+    assert main(["ask", "fostering", "--index", str(built), "--from", "2019-04"]) == 0
+    assert "1 document with no date was not searched" in capsys.readouterr().out
+    assert main(["search", "adoption", "--index", str(built), "--source", "letter.txt",
+                 "--from", "2019-04"]) == 0
+    assert "no date" not in capsys.readouterr().out  # only undated documents allowed otherwise
     assert main(["search", "adoption", "--index", str(built), "--from", "2019-13"]) == 2
     assert "date" in capsys.readouterr().err
 

@@ -311,7 +311,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
     else:
         passages = _search(r, args.question, args)
         if not passages:
-            print("No passage matches.")
+            from .filters import undated_note
+
+            note = undated_note(_checked(r, args.question, args).filters, r.index.documents.info)
+            print("No passage matches." + (" " + note if note else ""))
     for i, p in enumerate(passages, 1):
         where = " · ".join(x for x in (p.date, p.section, _pages(p.page, p.page_end)) if x)
         print(f"[{i}] {p.title}" + (f" ({where})" if where else ""))

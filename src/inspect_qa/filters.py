@@ -6,7 +6,7 @@ import calendar
 import datetime
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .documents import Document, authority_names
@@ -114,3 +114,24 @@ def allowed_documents(filters: Filters | None,
                 continue
         allowed.add(doc_id)
     return allowed
+
+
+def undated_left_out(filters: Filters | None,
+                     docs: Mapping[str, Document | DocumentInfo]) -> int:
+    """How many documents a date range leaves out only because they have no date (the other
+    filters allow them): a reader told "nothing found" should know they were not searched."""
+    if filters is None or (filters.date_from is None and filters.date_to is None):
+        return 0
+    rest = replace(filters, date_from=None, date_to=None)
+    allowed = allowed_documents(rest, docs)
+    ids = docs.keys() if allowed is None else allowed
+    return sum(1 for i in ids if not docs[i].date)
+
+
+def undated_note(filters: Filters | None, docs: Mapping[str, Document | DocumentInfo]) -> str:
+    """A sentence saying that a date range left undated documents out ("" when it did not)."""
+    n = undated_left_out(filters, docs)
+    if not n:
+        return ""
+    return (f"{n} document{'s' if n > 1 else ''} with no date {'were' if n > 1 else 'was'} not "
+            "searched: a date range leaves undated documents out.")

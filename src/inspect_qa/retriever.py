@@ -26,7 +26,7 @@ from .confidence import (
 )
 from .embedding import Embedder, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
-from .filters import Filters, allowed_documents
+from .filters import Filters, allowed_documents, undated_note
 from .index import build_index, resolve_config
 from .layout import page_of
 from .passages import Passage, search_dict
@@ -278,7 +278,7 @@ class Retriever:
         candidate, terms = self._candidate(question, k, mode, filters)
         threshold = self.calibration.threshold
         if candidate.reason:  # no document matches the filters: already said
-            return candidate
+            return replace(candidate, reason=candidate.reason + self._undated_note(filters))
         if not terms.words:  # nothing to look up ("hello", "???"): say what to ask instead
             return replace(candidate, found=False, text="", source=None, start=None, end=None,
                            page=None, confidence=0.0, passage_index=None,
@@ -286,8 +286,13 @@ class Retriever:
         if not candidate.found or candidate.confidence < threshold:
             return replace(candidate, found=False, text="", source=None, start=None, end=None,
                            page=None, passage_index=None,
-                           reason=reason_not_found(terms, candidate.confidence, threshold))
+                           reason=reason_not_found(terms, candidate.confidence, threshold)
+                           + self._undated_note(filters))
         return candidate
+
+    def _undated_note(self, filters: Filters | None) -> str:
+        note = undated_note(filters, self.index.documents.info)
+        return " " + note if note else ""
 
     def answer_candidate(
         self,
