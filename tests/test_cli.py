@@ -91,10 +91,11 @@ def test_verbose_flag_before_eval_is_passed_through(monkeypatch) -> None:
     import inspect_qa.eval as ev
 
     seen: list[list[str]] = []
-    monkeypatch.setattr(ev, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(ev, "main", lambda argv, prog: seen.append([*argv, prog]) or 0)
     assert main(["-v", "eval", "--no-save"]) == 0
     assert main(["eval", "--modes", "lexical"]) == 0
-    assert seen == [["--no-save", "-v"], ["--modes", "lexical"]]
+    assert seen == [["--no-save", "-v", "inspect-qa eval"],
+                    ["--modes", "lexical", "inspect-qa eval"]]
 
 
 def test_ask_marks_whole_question_words_only() -> None:
