@@ -135,3 +135,13 @@ def test_salutation_and_subject_line_are_units_of_their_own() -> None:
     assert "Dear Jane" in sents
     assert "Monitoring visit to Exampleton Metropolitan Borough Council children's services" in sents
     assert sents[sents.index("Dear Jane") + 2].startswith("This letter summarises")
+
+
+def test_a_short_heading_with_its_figure_is_a_chunk_and_a_lone_date_is_not() -> None:
+    text = "Swindon\n\nThe badger unit reviewed 30 cases.\n\nAgency staff\n\n22%\n"
+    chunks = make_chunks(Document("w.html", text, {}), COUNT)
+    assert [c.text for c in chunks] == ["Swindon The badger unit reviewed 30 cases.",
+                                        "Agency staff 22%"]
+    assert chunks[1].section == "Agency staff"
+    dated = "12 March 2019\n\nDear Jane\n\nThe badger unit reviewed 30 cases this year.\n"
+    assert "12 March 2019" not in [c.text for c in make_chunks(Document("d", dated, {}), COUNT)]

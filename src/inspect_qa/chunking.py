@@ -232,7 +232,9 @@ class ChunkSettings:
     """How documents are cut. Recorded in the index manifest; changing it rebuilds the index."""
 
     chunk_tokens: int = 200
-    min_words: int = 4  # a segment shorter than this (a lone date or greeting) is not a chunk
+    #: a segment shorter than this (a lone date or greeting) is not a chunk, unless it is a
+    #: heading and the lines under it
+    min_words: int = 4
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -289,13 +291,17 @@ def make_chunks(
         sentence_texts = [text[bounds[i] : bounds[i + 1]] for i in range(len(sents))]
         pieces = splitter.pieces(sentence_texts)
         address = [(ln.start, ln.end) for ln in seg_lines if ln.kind == "address"]
+        # A heading with the lines under it is content however short ("Agency staff" / "22%"),
+        # never a lone date or greeting.
+        headed = seg_lines[0].kind == "heading" and any(
+            ln.kind in ("text", "table", "bullet") for ln in seg_lines[1:])
         cursor = seg_start
         for piece_text in splitter.pack(pieces):
             chunk = _place(doc, piece_text, cursor, seg_end, sents, section)
             cursor = chunk.end
             # A chunk that is only an address, a date or a footer line is dropped.
             own = _words_outside(text, chunk.start, chunk.end, address)
-            if own >= settings.min_words:
+            if own >= settings.min_words or (headed and own > 0):
                 chunks.append(chunk)
     return chunks
 
