@@ -64,6 +64,10 @@ def test_a_html_file_without_tags_is_read_as_text(tmp_path: Path, caplog) -> Non
     (tmp_path / "empty.html").write_text("<!-- nothing -->", encoding="utf-8")
     with pytest.raises(UnreadableDocument, match="no article text"):
         read_document(tmp_path / "empty.html", "empty.html")
+    # UTF-16 markup has no "<" byte beside a letter: still read as a page, not as text
+    page = "<html><body><p>Adoption panels meet monthly and approve carers quickly.</p></body></html>"
+    (tmp_path / "wide.html").write_bytes(page.encode("utf-16"))
+    assert read_document(tmp_path / "wide.html", "wide.html").text.startswith("Adoption panels")
     # its parser's complaints stay quiet: the reason above is said once
     assert not [r for r in caplog.records if r.name.startswith("trafilatura")]
 

@@ -8,6 +8,7 @@ Navigation, cookie banners, related links and footers are dropped; nothing is fe
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def read_html(path: Path) -> str:
     # this function's to give, once.
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     raw = path.read_bytes()
-    if not re.search(rb"<\s*[A-Za-z!/?]", raw):
+    if not re.search(rb"<\s*[A-Za-z!/?]", raw) and not raw.startswith(
+            (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # UTF-16 markup has NULs between
         from . import read_text_file  # no tag at all: text saved with a .html name
 
         return read_text_file(raw)
