@@ -379,21 +379,23 @@ def test_rebuilding_a_damaged_index_keeps_the_added_reports_whose_segment_is_int
         tmp_path: Path, embedder, names: list[str]) -> None:
     folder = _seeds(tmp_path / "some", names[:2])
     build_index(folder, tmp_path / "ix", embedder=embedder)
-    elsewhere = _seeds(tmp_path / "elsewhere", names[2:4])
+    elsewhere = _seeds(tmp_path / "elsewhere", names[2:5])
     add_documents(tmp_path / "ix", [elsewhere / names[2]], embedder=embedder)
-    add_documents(tmp_path / "ix", [elsewhere / names[3]], embedder=embedder)
+    add_documents(tmp_path / "ix", [elsewhere / names[3], elsewhere / names[4]],
+                  embedder=embedder)
     first, _, third = segment_dirs(tmp_path / "ix")
-    # The folder's segment loses its vectors; the second added report's text is damaged.
+    # The folder's segment loses its vectors; in the last segment, the first report's text is
+    # damaged, the second's is not.
     (first / "chunk_vectors.npy").write_bytes(b"damaged")
     raw = bytearray((third / "texts.bin").read_bytes())
     raw[10] ^= 0x20
     (third / "texts.bin").write_bytes(bytes(raw))
     rep = build_index(folder, tmp_path / "ix", embedder=embedder)
-    assert rep.kept == (names[2],)
+    assert rep.kept == (names[2], names[4])
     assert rep.lost == (names[3],)
     assert set(rep.added) == set(names[:2])
     ix = load_index(tmp_path / "ix")
-    assert sorted(ix.documents) == sorted(names[:3])
+    assert sorted(ix.documents) == sorted([*names[:3], names[4]])
     assert ix.documents[names[2]].text == (elsewhere / names[2]).read_text(encoding="utf-8")
     assert read_manifest(tmp_path / "ix")["documents"][names[2]]["origin"] == "added"
 

@@ -262,8 +262,11 @@ def _open_old(index_root: Path, embedder: Embedder,
         return None, earlier
     except InspectQAError as exc:
         salvaged = salvage_documents(index_root)
+        added = [i for i, d in _origins(salvaged).items() if d.get("origin") == "added"]
+        intact = sum(1 for i in added if salvaged is not None and i in salvaged.documents)
         log.warning("existing index at %s is unusable (%s): full rebuild%s", index_root, exc,
-                    ", keeping the reports added to it whose text is intact" if salvaged else "")
+                    f", keeping {intact} of the {len(added)} reports added to it (those whose "
+                    "text is intact)" if added else "")
         return None, salvaged
     if _compatible(candidate.manifest, embedder, settings):
         return candidate, candidate

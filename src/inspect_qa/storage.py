@@ -430,10 +430,10 @@ class Earlier:
 
 
 def salvage_documents(index_dir: str | Path) -> Earlier | None:
-    """What can still be read of a damaged index: the live documents of every segment whose
-    segment.json and texts match their checksums, each text checked against its hash (so that
-    a rebuild keeps the reports added to the index from outside its folder when their own
-    segment is intact). ``None`` when even the commit's manifest cannot be read."""
+    """What can still be read of a damaged index: the live documents whose segment.json matches
+    its checksum and whose text still has the hash it was indexed with (so that a rebuild keeps
+    the reports added to the index from outside its folder when their own text is intact).
+    ``None`` when even the commit's manifest cannot be read."""
     root = Path(index_dir)
     try:
         manifest = read_manifest(root)
@@ -448,10 +448,8 @@ def salvage_documents(index_dir: str | Path) -> Earlier | None:
             if sha256_file(folder / SEGMENT_MANIFEST) != entry.get("sha256"):
                 continue
             meta = _segment_meta(root, folder / SEGMENT_MANIFEST)
-            files = meta["files"]
-            if any(sha256_file(folder / f) != files.get(f)
-                   for f in ("texts.bin", "text_offsets.npy")):
-                continue
+            # No whole-file checksum: each text is checked against its own hash below, so one
+            # damaged report does not take its segment's others with it.
             infos = [DocumentInfo(d["id"], d["metadata"], d["content_hash"])
                      for d in meta["documents"]]
             store = DocumentStore(infos, read_texts(folder / "texts.bin"),
