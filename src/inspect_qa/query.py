@@ -78,7 +78,7 @@ def hint_match(doc: Document | DocumentInfo, hints: DocumentHints) -> float:
 #: What people call a report, and the kinds of document (``kind`` metadata) each word names.
 _DOCUMENT_NOUNS = {
     "letter": ("letter",),
-    "report": ("report", "inspection"),  # a joint inspection letter says "Report published"
+    "report": ("report",),
     "news item": ("news item",), "news story": ("news item",), "article": ("news item",),
     "press release": ("news item",),
     "document": ("",), "publication": ("",),

@@ -4,9 +4,9 @@ report published?", "What date is on the letter about the first monitoring visit
 The answer is the line the document states its date on (the one its ``date`` metadata is read
 from), verbatim and cited, in the first shown passage's document that fits what the question
 calls it. The sentence scorer cannot find that line: a date line shares no word with such a
-question. Its confidence is how much of the shown passages of documents that fit comes from that
-one (the rule of succession: 5 of 5 gives 0.86, 3 of 5 gives 0.57, 1 of 1 gives 0.67), the chance
-that it is the document meant.
+question. Its confidence is how much of the shown evidence comes from that document (the rule of
+succession over the shown passages: 5 of 5 gives 0.86, 3 of 5 gives 0.57), the chance that it is
+the document meant.
 """
 
 from __future__ import annotations
@@ -40,21 +40,18 @@ def find(corpus: Corpus, asked: DocumentDateQuestion, rows: Sequence[int]) -> Da
     its date line."""
     numbers = [int(corpus.chunk_documents[r]) for r in rows]
     documents = corpus.index.documents
-    fitting = [n for n in dict.fromkeys(numbers) if asked.fits(
-        documents.info[corpus.document_ids[n]],
-        documents[corpus.document_ids[n]].text[:HEAD_CHARS])]
-    if not fitting:
+    for number in dict.fromkeys(numbers):
+        doc_id = corpus.document_ids[number]
+        text = documents[doc_id].text
+        if not asked.fits(documents.info[doc_id], text[:HEAD_CHARS]):
+            continue
+        span = date_line(text)
+        if span is None:
+            return None
+        table = corpus.index.chunks.table
+        for position, row in enumerate(rows):
+            if numbers[position] == number and table[row, 1] <= span[0] < table[row, 2]:
+                share = (numbers.count(number) + 1) / (len(numbers) + 2)
+                return DateLine(doc_id, span[0], span[1], position, round(share, 4))
         return None
-    number = fitting[0]
-    doc_id = corpus.document_ids[number]
-    text = documents[doc_id].text
-    span = date_line(text)
-    if span is None:
-        return None
-    table = corpus.index.chunks.table
-    for position, row in enumerate(rows):
-        if numbers[position] == number and table[row, 1] <= span[0] < table[row, 2]:
-            rivals = sum(1 for n in numbers if n in fitting)
-            share = (numbers.count(number) + 1) / (rivals + 2)
-            return DateLine(doc_id, span[0], span[1], position, round(share, 4))
     return None
