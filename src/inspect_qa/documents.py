@@ -343,10 +343,6 @@ def no_documents_message(root: Path, scan: CorpusScan) -> str:
 # -- metadata ---------------------------------------------------------------------------------
 
 
-#: A document's own date is looked for in its first this many characters.
-DATE_HEAD_CHARS = 3000
-
-
 def _iso(day: int | None, month: str, year: str) -> str:
     m = _MONTH_NUM[month.capitalize()]
     return f"{year}-{m:02d}-{day:02d}" if day else f"{year}-{m:02d}"
@@ -366,33 +362,12 @@ def _find_date(head: str) -> str | None:
     alone on its line (a letter's date), else the last day of labelled inspection dates, else a
     month and year alone on a line. Dates inside sentences (visit dates, earlier judgements) and
     numeric dates (a browser's print header) are never taken."""
-    found = _date_and_line(head)
-    return found[0] if found else None
-
-
-def date_line(text: str) -> tuple[int, int] | None:
-    """Where ``text`` states its own date (the line :func:`extract_metadata` reads the date
-    from), as ``(start, end)`` without the line's surrounding space; ``None`` when it does
-    not state one."""
-    found = _date_and_line(text[:DATE_HEAD_CHARS])
-    return found[1] if found else None
-
-
-def _date_and_line(head: str) -> tuple[str, tuple[int, int]] | None:
-    def line(m: re.Match[str]) -> tuple[int, int]:
-        a, b = m.span()
-        while a < b and head[a].isspace():
-            a += 1
-        while b > a and head[b - 1].isspace():
-            b -= 1
-        return a, b
-
     m = _PUBLISHED.search(head)
     if m:
-        return _iso(int(m.group(1)), m.group(2), m.group(3)), line(m)
+        return _iso(int(m.group(1)), m.group(2), m.group(3))
     m = _FULL_DATE.search(head)
     if m:
-        return _iso(int(m.group(1)), m.group(2), m.group(3)), line(m)
+        return _iso(int(m.group(1)), m.group(2), m.group(3))
     m = _INSPECTION_DATES.search(head)
     if m:
         # "12 to 23 March 2018", "28 February to 2 March 2018": the last day.
@@ -400,10 +375,13 @@ def _date_and_line(head: str) -> tuple[str, tuple[int, int]] | None:
         month = re.findall(_MONTHS, m.group(1))
         year = re.findall(r"\d{4}", m.group(1))
         if days and month and year and 1 <= int(days[-1]) <= 31:
-            return _iso(int(days[-1]), month[-1], year[-1]), line(m)
+            return _iso(int(days[-1]), month[-1], year[-1])
+    m = _FULL_DATE.search(head)
+    if m:
+        return _iso(int(m.group(1)), m.group(2), m.group(3))
     m = _MONTH_YEAR.search(head)
     if m:
-        return _iso(None, m.group(1), m.group(2)), line(m)
+        return _iso(None, m.group(1), m.group(2))
     return None
 
 
@@ -567,7 +545,7 @@ def extract_metadata(text: str) -> dict[str, Any]:
         visit_number = _ORDINALS.get(word) or int(re.sub(r"\D", "", word))
     return {
         "title": _title(text, kind),
-        "date": _find_date(text[:DATE_HEAD_CHARS]),
+        "date": _find_date(text[:3000]),
         "authority": _authority(text),
         "kind": kind,
         "visit_number": visit_number,

@@ -30,8 +30,7 @@ from .filters import Filters, allowed_documents, undated_note
 from .index import build_index, resolve_config
 from .layout import page_of
 from .passages import Passage, search_dict
-from .query import document_date_question
-from .search import analysis, document_date, evidence, first_stage, fusion, selection
+from .search import analysis, evidence, first_stage, fusion, selection
 from .search.analysis import MAX_QUESTION_CHARS, Question
 from .search.corpus import Corpus
 from .search.evidence import Evidence
@@ -329,13 +328,6 @@ class Retriever:
             nothing = ranked.allowed is not None and not ranked.allowed.any()
             return Answer(q, False, "", None, None, None, 0.0, passages,
                           reason=NO_MATCHING_DOCUMENT if nothing else ""), terms
-        asked = document_date_question(q)
-        dated = document_date.find(self.corpus, asked, ranked.rows) if asked else None
-        if dated is not None:  # the document's own date, where it states it
-            doc_text = self.index.documents[dated.doc_id].text
-            return Answer(q, True, normalise(doc_text[dated.start:dated.end]), dated.doc_id,
-                          dated.start, dated.end, dated.confidence, passages, dated.position,
-                          page=page_of(doc_text, dated.start)), terms
         cand, feats, evidence_ = self.answer_features(ranked)
         cal = self.calibration
         scores = cal.sentence_score(feats)
