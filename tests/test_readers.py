@@ -367,6 +367,9 @@ def test_a_monitoring_visit_without_its_salutation_is_still_a_monitoring_letter(
     md = extract_metadata("Monitoring visit to Walsall children's services\n\n12 March 2019\n\n"
                           "Leaders have improved supervision.\n")
     assert (md["kind"], md["date"]) == ("monitoring letter", "2019-03-12")
+    # a headline that starts with the words is not a letter's title
+    assert extract_metadata("Monitoring visit finds Dudley making progress\n\nDudley has made "
+                            "progress.\n")["kind"] != "monitoring letter"
 
 
 def test_docx_text_boxes_content_controls_hyphens_and_table_page_breaks(tmp_path: Path) -> None:

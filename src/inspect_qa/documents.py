@@ -404,9 +404,9 @@ def _kind(text: str) -> str:
     # A letter whose salutation did not survive (a PDF's letterhead as a picture) still says
     # what it is in its title.
     title = next(iter(_non_empty_lines(text[:600])), "")
-    if re.match(r"(?:Ofsted\s+)?focused\s+visit\b", title, re.I):
+    if re.match(r"(?:Ofsted\s+)?focused\s+visit\s+(?:to|of)\b", title, re.I):
         return "focused visit letter"
-    if re.match(r"(?:Ofsted\s+)?monitoring\s+visit\b", title, re.I):
+    if re.match(r"(?:Ofsted\s+)?monitoring\s+visit\s+(?:to|of)\b", title, re.I):
         return "monitoring letter"
     if (re.search(r"^\s*Inspection\s+dates?\b", top, re.M | re.I)
             or re.search(r"\bOverall\s+effectiveness\b", head, re.I)):
