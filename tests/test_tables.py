@@ -95,16 +95,22 @@ def test_refers_back(sentence: str, expected: bool) -> None:
     assert refers_back(sentence) is expected
 
 
-def test_a_sentence_that_refers_back_is_shown_with_the_one_before(
-        tmp_path: Path, embedder) -> None:
+def _never_abstaining(tmp_path: Path, embedder, text: str) -> Retriever:
+    """A retriever of one report ``text`` that always answers (threshold 0)."""
     corpus = tmp_path / "c"
     corpus.mkdir()
-    (corpus / "r.txt").write_text(
+    (corpus / "r.txt").write_text(text, encoding="utf-8")
+    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
+    return Retriever(r.index, r.embedder, calibration=replace(r.calibration, threshold=0.0))
+
+
+def test_a_sentence_that_refers_back_is_shown_with_the_one_before(
+        tmp_path: Path, embedder) -> None:
+    always = _never_abstaining(
+        tmp_path, embedder,
         "Permanence\n\nA permanency panel was introduced in October 2015 for children on "
         "placement orders. This has led to a reduction from 43 to two. Adoption timeliness "
-        "is improving across the service.\n", encoding="utf-8")
-    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
-    always = Retriever(r.index, r.embedder, calibration=replace(r.calibration, threshold=0.0))
+        "is improving across the service.\n")
     ranked = always._rank("What reduction was achieved?", 3, "hybrid", None, True)
     cand, _, _ = always.answer_features(ranked)
     text = always.corpus.sentence_text
@@ -117,24 +123,25 @@ def test_a_sentence_that_refers_back_is_shown_with_the_one_before(
 
 
 def test_a_heading_is_never_joined_to_the_sentence_after_it(tmp_path: Path, embedder) -> None:
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "r.txt").write_text(
+    always = _never_abstaining(
+        tmp_path, embedder,
         "Leadership is stable and the service knows itself well.\n\n"
         "6. The Improvement Board and Programme Board\n\n"
         "The Improvement Board was established in September 2015 and meets every six weeks. "
         "It is chaired by a former director.\n\n"
-        "## Fostering panels\n\nThey meet monthly.\n", encoding="utf-8")
-    r = Retriever.build(corpus, tmp_path / "ix", embedder=embedder)
-    always = Retriever(r.index, r.embedder, calibration=replace(r.calibration, threshold=0.0))
-    ranked = always._rank("When was the Improvement Board established?", 3, "hybrid", None, True)
-    cand, _, _ = always.answer_features(ranked)
+        "## Fostering panels\n\nThey meet monthly.\n")
     c = always.corpus
     heads = {c.sentence_text(j) for j in range(len(always.index.sentences)) if c.is_heading(j)}
     assert heads == {"6. The Improvement Board and Programme Board", "## Fostering panels"}
     # A heading may be a candidate alone, never the first or last of a pair, never shown
     # before a sentence that refers back ("They meet monthly.").
-    assert all(a == b for a, b, _ in cand if c.is_heading(a) or c.is_heading(b))
-    assert not any(c.sentence_text(b) == "They meet monthly." and a != b for a, b, _ in cand)
+    for question, passage in (("When was the Improvement Board established?", "6. The"),
+                              ("How often do the fostering panels meet?", "## Fostering")):
+        ranked = always._rank(question, 3, "hybrid", None, True)
+        assert always.index.chunks[ranked.rows[0]].text.startswith(passage)
+        cand, _, _ = always.answer_features(ranked)
+        assert all(a == b for a, b, _ in cand if c.is_heading(a) or c.is_heading(b))
+        assert not any(c.sentence_text(b) == "They meet monthly." and a != b
+                       for a, b, _ in cand)
     answer = always.answer("When was the Improvement Board established?")
     assert answer.text.startswith("The Improvement Board was established")
