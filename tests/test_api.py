@@ -68,6 +68,16 @@ def test_bad_requests_are_one_line_400s(client: TestClient, body: object, says: 
         assert says in message and "\n" not in message and "Traceback" not in message
 
 
+def test_a_lone_surrogate_escaped_in_json_is_a_one_line_400(client: TestClient) -> None:
+    for endpoint, field in (("/search", "question"), ("/answer", "question"),
+                            ("/timeline", "topic")):
+        body = b'{"%s": "adoption \\ud800 wait"}' % field.encode()  # valid JSON, not text
+        r = client.post(endpoint, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400, r.text
+        schema("error").validate(r.json())
+        assert "not valid text" in r.json()["error"]
+
+
 def test_malformed_json_is_a_400(client: TestClient) -> None:
     r = client.post("/answer", content=b'{"question": ', headers={"content-type":
                                                                   "application/json"})

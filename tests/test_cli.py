@@ -191,6 +191,32 @@ def test_a_reader_that_goes_away_gets_no_traceback(built: Path) -> None:
     assert done.stdout.strip() == "141"
 
 
+def test_bytes_that_are_not_utf8_fail_their_own_line_without_a_traceback(built: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # a UTF-8 locale reads standard input strictly (PYTHONIOENCODING stands in for one here)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run(
+        [sys.executable, "-m", "inspect_qa", "ask", "-", "-k", "2", "--index", str(built)],
+        input=b"adoption wait days\n\xff\xfe bad \xc3\nfostering\n", capture_output=True,
+        env=env, timeout=300, check=False)
+    assert "Traceback" not in done.stderr.decode(), done.stderr.decode()
+    assert done.returncode == 1  # one line failed
+    lines = [json.loads(x) for x in done.stdout.decode("utf-8").splitlines()]  # all UTF-8
+    assert [x["question"] for x in lines] == ["adoption wait days", "\ufffd\ufffd bad \ufffd",
+                                              "fostering"]
+    assert "error" not in lines[0] and "error" not in lines[2]
+    assert "not valid text" in lines[1]["error"] and "UTF-8" in lines[1]["error"]
+    # a question given as an argument (decoded with surrogates) gets the same one-line error
+    done = subprocess.run(
+        [sys.executable, "-m", "inspect_qa", "search", os.fsencode("adoption \udcff"),
+         "--index", str(built)], capture_output=True, env=env, timeout=300, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr.decode()
+    assert "not valid text: character 10" in done.stderr.decode()
+
+
 def test_every_command_says_what_its_options_are(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import re
@@ -328,17 +329,21 @@ def _stream(r: Any, args: argparse.Namespace) -> int:
     question that cannot be asked gets ``{"question": ..., "error": ...}`` and the rest go on.
     Exit 1 if any failed (a blank line gets an error line, but is no failure)."""
     failed = 0
+    if isinstance(sys.stdin, io.TextIOWrapper):  # a line that is not UTF-8 fails alone
+        sys.stdin.reconfigure(errors="surrogateescape")
     for line in sys.stdin:
         question = line.rstrip("\r\n")
+        # bytes that are not UTF-8 are echoed as U+FFFD, so that every output line is UTF-8
+        shown = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if not question.strip():
-            out: dict[str, Any] = {"question": question, "error": "a blank line: no question"}
+            out: dict[str, Any] = {"question": shown, "error": "a blank line: no question"}
             print(json.dumps(out, ensure_ascii=False), flush=True)
             continue
         try:
             out = _json(r, question, args)
         except InspectQAError as exc:
             failed += 1
-            out = {"question": question, "error": str(exc)}
+            out = {"question": shown, "error": str(exc)}
         print(json.dumps(out, ensure_ascii=False), flush=True)
     return 1 if failed else 0
 

@@ -4,6 +4,7 @@ everyday words."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ EXPAND_MIN_TOKENS = 1
 EXPAND_BELOW = 1.0
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_question(question: Any, embedder: Embedder) -> str:
     """``question`` with its whitespace normalised; :class:`InvalidQuery` when it is not text,
     is empty, or is longer than allowed or than the model reads."""
@@ -45,6 +49,11 @@ def check_question(question: Any, embedder: Embedder) -> str:
     if not question.strip():
         raise InvalidQuery("the question is empty: type a question")
     q = " ".join(question.split())
+    undecoded = _SURROGATE.search(q)
+    if undecoded:  # bytes that were not UTF-8, kept by Python as lone surrogates
+        raise InvalidQuery(
+            f"the question is not valid text: character {undecoded.start() + 1} comes from bytes "
+            "that are not UTF-8; retype it, or save the questions as UTF-8")
     if len(q) > MAX_QUESTION_CHARS:
         raise InvalidQuery(
             f"the question is {len(q)} characters long; the limit is {MAX_QUESTION_CHARS}: "
