@@ -400,6 +400,26 @@ def test_rebuilding_a_damaged_index_keeps_the_added_reports_whose_segment_is_int
     assert read_manifest(tmp_path / "ix")["documents"][names[2]]["origin"] == "added"
 
 
+def test_rebuilding_an_index_whose_manifest_is_damaged_lists_the_reports_it_cannot_keep(
+        tmp_path: Path, embedder, names: list[str], caplog) -> None:
+    folder = _seeds(tmp_path / "some", names[:2])
+    build_index(folder, tmp_path / "ix", embedder=embedder)
+    elsewhere = _seeds(tmp_path / "elsewhere", names[2:4])
+    add_documents(tmp_path / "ix", [elsewhere / names[2], elsewhere / names[3]],
+                  embedder=embedder)
+    manifest = current_version_dir(tmp_path / "ix") / "manifest.json"
+    raw = bytearray(manifest.read_bytes())
+    raw[len(raw) // 2] = 0xFF  # no longer UTF-8: which reports were live is unknown
+    manifest.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="inspect_qa"):
+        rep = build_index(folder, tmp_path / "ix", embedder=embedder)
+    # the reports added from elsewhere are named, not dropped silently
+    assert rep.lost == tuple(sorted(names[2:4]))
+    assert rep.kept == () and set(rep.added) == set(names[:2])
+    assert "cannot be told apart" in caplog.text and "listed as lost" in caplog.text
+    assert sorted(load_index(tmp_path / "ix").documents) == sorted(names[:2])
+
+
 def test_a_damaged_postings_row_is_index_corrupt_not_a_stray_write() -> None:
     from inspect_qa.errors import IndexCorrupt
 

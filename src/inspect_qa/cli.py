@@ -176,8 +176,8 @@ def _print_report(rep: Any) -> None:
     if rep.lost:
         more = " …" if len(rep.lost) > 5 else ""
         print(f"  lost      {len(rep.lost):4}  {', '.join(rep.lost[:5])}{more}")
-        print("            (added with `inspect-qa add`, their stored text was damaged with the "
-              "index: add them again)")
+        print("            (held by the index from outside the folder; their stored text, or "
+              "the index's record of them, was damaged: add again those you want)")
     if rep.rebuilt:
         print(f"  embedded  {rep.embedded_chunks:4} chunks")
     if rep.skipped:

@@ -262,11 +262,16 @@ def _open_old(index_root: Path, embedder: Embedder,
         return None, earlier
     except InspectQAError as exc:
         salvaged = salvage_documents(index_root)
-        added = [i for i, d in _origins(salvaged).items() if d.get("origin") == "added"]
-        intact = sum(1 for i in added if salvaged is not None and i in salvaged.documents)
+        origins = _origins(salvaged)
+        added = [i for i, d in origins.items() if d.get("origin") == "added"]
+        intact = sum(1 for i in added if i in salvaged.documents)
+        unknown = sum(1 for d in origins.values() if d.get("origin") == "unknown")
         log.warning("existing index at %s is unusable (%s): full rebuild%s", index_root, exc,
                     f", keeping {intact} of the {len(added)} reports added to it (those whose "
-                    "text is intact)" if added else "")
+                    "text is intact)" if added else
+                    "; its manifest cannot be read, so the reports it held that are not in "
+                    "the folder (added with `inspect-qa add`, or removed) cannot be told apart "
+                    "and are not kept: they are listed as lost" if unknown else "")
         return None, salvaged
     if _compatible(candidate.manifest, embedder, settings):
         return candidate, candidate
@@ -363,7 +368,8 @@ def _build_from_scan(index_root: Path, corpus_root: Path, scan: Any, old: Index 
                         if d.get("origin") == "added" and i not in in_folder
                         and readable is not None and i in readable.documents))
     lost = tuple(sorted(i for i, d in origins.items()
-                        if d.get("origin") == "added" and i not in in_folder and i not in kept))
+                        if d.get("origin") in ("added", "unknown") and i not in in_folder
+                        and i not in kept))
     if readable is not None:
         docs += [readable.documents[i] for i in kept]
     if not docs:

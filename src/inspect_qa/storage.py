@@ -429,17 +429,23 @@ class Earlier:
     documents: DocumentsById
 
 
-def salvage_documents(index_dir: str | Path) -> Earlier | None:
+def salvage_documents(index_dir: str | Path) -> Earlier:
     """What can still be read of a damaged index: the live documents whose segment.json matches
     its checksum and whose text still has the hash it was indexed with (so that a rebuild keeps
     the reports added to the index from outside its folder when their own text is intact).
-    ``None`` when even the commit's manifest cannot be read."""
+
+    When even the commit's manifest cannot be read, which documents were live (and which
+    were added from outside the folder, or removed) is unknown: none is kept, and the manifest
+    returned names each document a segment folder holds with origin ``"unknown"``, so that a
+    rebuild can say which it could not keep."""
     root = Path(index_dir)
     try:
         manifest = read_manifest(root)
         entries = list(manifest.get("segments", []))
     except (InspectQAError, OSError, AttributeError, TypeError):
-        return None
+        return Earlier({"documents": {i: {"origin": "unknown"}
+                                      for i in _segment_document_ids(root)}},
+                       Documents([], []))
     stores: list[DocumentStore] = []
     live: list[list[str]] = []
     for entry in entries:
@@ -461,6 +467,21 @@ def salvage_documents(index_dir: str | Path) -> Earlier | None:
         stores.append(store)
         live.append(ids)
     return Earlier(manifest, Documents(stores, live))
+
+
+def _segment_document_ids(root: Path) -> list[str]:
+    """The ids of the documents the index's segment folders name, each segment.json read as
+    it is (nothing can check it without the commit's manifest)."""
+    ids: set[str] = set()
+    for path in sorted((root / SEGMENTS).glob(f"*/{SEGMENT_MANIFEST}")):
+        if path.parent.name.startswith("."):  # a segment still being written
+            continue
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            ids.update(d["id"] for d in meta["documents"] if isinstance(d["id"], str))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return sorted(ids)
 
 
 def _intact(store: DocumentStore, doc_id: str) -> bool:
