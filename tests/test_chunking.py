@@ -91,6 +91,21 @@ def test_letterhead_contact_and_address_lines() -> None:
     assert "Axis" not in first.text
 
 
+def test_a_sentence_holding_a_web_or_email_address_is_text_not_furniture() -> None:
+    text = ("Headline findings\n\nThe improvement plan was agreed in April 2025 and is published "
+            "at www.example.gov.uk/plan for families to read.\n\nFamilies can complain at "
+            "complaints@example.gov.uk, and 212 complaints were received in 2024.\n\n"
+            "- The [early help](https://example.org/help) offer reached 1,240 families.\n\n"
+            "Contact Us | www.example.gov.uk\n\nEmail: enquiries@example.gov.uk\n")
+    kinds = {text[ln.start : ln.end][:12]: ln.kind for ln in classify_lines(text)}
+    assert kinds["The improvem"] == kinds["Families can"] == "text"
+    assert kinds["- The [early"] == "bullet"
+    assert kinds["Contact Us |"] == kinds["Email: enqui"] == "furniture"  # short: a footer
+    chunked = " ".join(c.text for c in make_chunks(_doc(text), COUNT))
+    assert "212 complaints were received" in chunked and "1,240 families" in chunked
+    assert "Contact Us" not in chunked and "enquiries@" not in chunked
+
+
 def test_sentences_split_on_sentence_ends_not_line_breaks() -> None:
     text = ("Inspectors saw cases where \n\nchildren were safe. Mr Smith agreed. The council "
             "has\nimproved.\n\n- First point here.\n- Second point here.")

@@ -84,7 +84,20 @@ def _looks_like_table_row(raw: str) -> bool:
 
 def _is_furniture_line(clean: str, raw: str) -> bool:
     """Contact lines, contents-page lines, page numbers, footers: never indexed."""
-    return bool(_FURNITURE.search(clean)) or _is_contents_line(raw, clean)
+    return (bool(_FURNITURE.search(clean)) and not _is_prose(clean)) or _is_contents_line(raw, clean)
+
+
+#: More words than a contact line, footer or page number holds.
+_PROSE_WORDS = 14
+
+
+def _is_prose(clean: str) -> bool:
+    """A paragraph or a sentence (many words, a sentence ending inside it, or six words or
+    more ending as a sentence does): a web or email address in it is part of what it says,
+    not page furniture."""
+    words = len(clean.split())
+    return (words > _PROSE_WORDS or bool(re.search(r"[a-z]{2}[.!?]\s+[A-Z]", clean))
+            or (words >= 6 and clean.rstrip(")\"”’ ").endswith((".", "!", "?"))))
 
 
 def _is_postal_line(clean: str) -> bool:
