@@ -217,6 +217,20 @@ def test_bytes_that_are_not_utf8_fail_their_own_line_without_a_traceback(built: 
     assert "not valid text: character 10" in done.stderr.decode()
 
 
+def test_an_index_path_that_is_a_file_is_a_one_line_error(
+        corpus: Path, tmp_path: Path, capsys) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not an index")
+    assert main(["index", str(corpus), "--out", str(afile), "--model", "hashing-256"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["index", str(corpus), "--out", str(afile / "sub"), "--model",
+                 "hashing-256"]) == 2
+    assert "cannot make the index folder" in capsys.readouterr().err
+    assert main(["ask", "adoption", "--index", str(afile)]) == 2
+    assert "it is a file, not an index folder" in capsys.readouterr().err
+    assert afile.read_text() == "not an index"
+
+
 def test_every_command_says_what_its_options_are(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])

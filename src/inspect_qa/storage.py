@@ -206,7 +206,14 @@ def _fsync_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
-    index_dir.mkdir(parents=True, exist_ok=True)
+    if index_dir.exists() and not index_dir.is_dir():
+        raise InspectQAError(f"{str(index_dir)!r} is a file, not a folder: give --out a folder "
+                             "for the index (a new one, or an index to update)")
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent that is a file, no permission
+        raise InspectQAError(f"cannot make the index folder {str(index_dir)!r} "
+                             f"({exc.strerror or exc})") from exc
     with (index_dir / ".lock").open("w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -229,6 +236,8 @@ def _pointer(root: Path) -> tuple[Path, str | None]:
     """The live commit's directory, and the SHA-256 of its manifest that ``CURRENT`` holds
     beside its name (``None`` in an index written before it did)."""
     pointer = root / CURRENT
+    if root.exists() and not root.is_dir():
+        raise IndexNotFound(f"no index at {str(root)!r}: it is a file, not an index folder")
     if not pointer.is_file():
         raise IndexNotFound(
             f"no index at {str(root)!r}: build one with `inspect-qa index CORPUS --out {root}`"
