@@ -430,3 +430,32 @@ def test_a_damaged_postings_row_is_index_corrupt_not_a_stray_write() -> None:
     with pytest.raises(IndexCorrupt, match="inspect-qa check"):
         LexicalStore([bad]).question("social care")
     assert LexicalStore([good]).question("social care").max() > 0
+
+
+def test_adding_another_file_of_an_added_reports_name_is_refused(
+        tmp_path: Path, embedder, corpus: Path) -> None:
+    from inspect_qa.errors import CorpusError
+
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    west, east = tmp_path / "west", tmp_path / "east"
+    west.mkdir()
+    east.mkdir()
+    (west / "panel.txt").write_text("Westbridge's fostering panel met 14 times in 2024.\n" * 3)
+    (east / "panel.txt").write_text("Eastvale's adoption panel approved 31 adopters in 2024.\n" * 3)
+    add_documents(tmp_path / "ix", [west / "panel.txt"], embedder=embedder)
+    # another report known by the same name does not replace the first
+    with pytest.raises(CorpusError, match=r"already holds 'panel\.txt', added from"):
+        add_documents(tmp_path / "ix", [east / "panel.txt"], embedder=embedder)
+    assert "Westbridge" in load_index(tmp_path / "ix").documents["panel.txt"].text
+    # the same file, changed, is updated; the record survives a rebuild of the folder
+    (west / "panel.txt").write_text("Westbridge's fostering panel met 16 times in 2024.\n" * 3)
+    rep = add_documents(tmp_path / "ix", [west / "panel.txt"], embedder=embedder)
+    assert rep.changed == ("panel.txt",)
+    (corpus / "letter.txt").write_text("A changed letter about adoption in 2019.\n" * 3)
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    with pytest.raises(CorpusError, match="added from"):
+        add_documents(tmp_path / "ix", [east / "panel.txt"], embedder=embedder)
+    # once the first is dropped, the other can be added
+    remove_documents(tmp_path / "ix", ["panel.txt"], embedder=embedder)
+    add_documents(tmp_path / "ix", [east / "panel.txt"], embedder=embedder)
+    assert "Eastvale" in load_index(tmp_path / "ix").documents["panel.txt"].text

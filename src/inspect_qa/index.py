@@ -377,6 +377,8 @@ def _build_from_scan(index_root: Path, corpus_root: Path, scan: Any, old: Index 
     docs.sort(key=lambda d: d.id)
     report = _update(index_root, docs, old, embedder, settings, progress, t0,
                      added_origin=set(kept), skipped=skipped, ignored=scan.ignored,
+                     added_from={i: str(origins[i]["added_from"]) for i in kept
+                                 if origins[i].get("added_from")},
                      kept=kept, corpus_root=corpus_root, tokens=tokens, dense=dense)
     return replace(report, lost=lost) if lost else report
 
@@ -474,7 +476,7 @@ def _update(index_root: Path, docs: Sequence[Report], old: Index | None,
             settings: ChunkSettings, progress: bool, t0: float, *, added_origin: set[str],
             skipped: list[Skipped], ignored: dict[str, int], kept: tuple[str, ...] = (),
             corpus_root: Path | None = None, tokens: str = "auto",
-            dense: str = "auto") -> BuildReport:
+            dense: str = "auto", added_from: dict[str, str] | None = None) -> BuildReport:
     """Write the index of ``docs`` (reusing ``old``'s vectors for unchanged ones), or nothing
     when nothing changed."""
     old_hashes = {i: d.content_hash for i, d in old.documents.info.items()} if old else {}
@@ -548,7 +550,7 @@ def _update(index_root: Path, docs: Sequence[Report], old: Index | None,
     entries = [e for e in entries if len(e.get("deleted", [])) < int(e["documents"])]
     seconds = time.perf_counter() - t0
     manifest = _manifest(docs, old, entries, written, embedder, settings, seconds, added_origin,
-                         corpus_root, tokens, dense)
+                         corpus_root, tokens, dense, added_from or {})
     commit(index_root, manifest)
     merged = 0
     if full and len(entries) > 1:
@@ -743,6 +745,7 @@ def add_documents(
         new_docs: dict[str, Document] = {}
         skipped: list[Skipped] = []
         from_corpus: set[str] = set()
+        added_from: dict[str, str] = {}
         listed: Any = files
         if progress and len(files) > 1:
             from tqdm.auto import tqdm
@@ -760,6 +763,12 @@ def add_documents(
                 raise CorpusError(
                     f"the index already holds {doc_id!r} from its corpus folder; rename "
                     f"{str(path)!r} before adding it, or put it in the corpus folder")
+            source = origins.get(doc_id, {}).get("added_from")
+            if not in_folder and source and source != str(absolute):
+                raise CorpusError(
+                    f"the index already holds {doc_id!r}, added from {source!r}; rename "
+                    f"{str(path)!r} before adding it, or drop the other first (`inspect-qa "
+                    f"remove {doc_id}`)")
             if doc_id in new_docs:
                 raise CorpusError(f"two files would both be known as {doc_id!r}; add them one "
                                   "at a time, or rename one")
@@ -770,6 +779,8 @@ def add_documents(
                 new_docs[doc_id] = read_document(path, doc_id, max_bytes=max_bytes)
                 if in_folder:
                     from_corpus.add(doc_id)
+                else:
+                    added_from[doc_id] = str(absolute)
             except UnreadableDocument as exc:
                 skipped.append(Skipped(doc_id, str(exc).removeprefix(f"{doc_id}: ")))
         if strict and skipped:
@@ -785,7 +796,8 @@ def add_documents(
         added_origin -= from_corpus
         return _update(index_root, docs, old, embedder, settings, progress, t0,
                        added_origin=added_origin, skipped=skipped, ignored={},
-                       tokens=_setting(old, "tokens"), dense=_setting(old, "dense"))
+                       tokens=_setting(old, "tokens"), dense=_setting(old, "dense"),
+                       added_from=added_from)
 
 
 def remove_documents(
@@ -1016,7 +1028,7 @@ def _library_versions() -> dict[str, str]:
 def _manifest(docs: Sequence[Report], old: Index | None, entries: list[dict[str, Any]],
               written: dict[str, tuple[str, int, int]], embedder: Embedder, settings: ChunkSettings,
               seconds: float, added_origin: set[str], corpus_root: Path | None, tokens: str,
-              dense: str) -> dict[str, Any]:
+              dense: str, added_from: dict[str, str]) -> dict[str, Any]:
     """The commit of ``docs``, held by the segments ``entries``; ``written`` gives the
     segment, passage and sentence counts of each document written now (the others keep
     theirs)."""
@@ -1034,6 +1046,9 @@ def _manifest(docs: Sequence[Report], old: Index | None, entries: list[dict[str,
         documents[d.id] = {**record, "metadata": d.metadata,
                            "file_sha256": d.metadata.get("file_sha256"),
                            "origin": "added" if d.id in added_origin else "corpus"}
+        source = added_from.get(d.id) or before.get(d.id, {}).get("added_from")
+        if d.id in added_origin and source:  # which file: another of the same name is refused
+            documents[d.id]["added_from"] = source
     live = {e["name"]: e for e in entries}
     chunk_count = sum(int(d["chunks"]) for d in documents.values())
     sentence_count = sum(int(d["sentences"]) for d in documents.values())
