@@ -145,3 +145,18 @@ def test_a_heading_is_never_joined_to_the_sentence_after_it(tmp_path: Path, embe
                        for a, b, _ in cand)
     answer = always.answer("When was the Improvement Board established?")
     assert answer.text.startswith("The Improvement Board was established")
+
+
+def test_a_heading_that_restates_the_question_is_no_answer(tmp_path: Path, embedder) -> None:
+    always = _never_abstaining(
+        tmp_path, embedder,
+        "The service has improved since the last visit.\n\n"
+        "What needs to improve\n\n"
+        "Leaders should make sure that plans for children are specific and reviewed.\n\n"
+        "Next steps\n\nWe will visit again in the spring.\n")
+    question = "What needs to improve?"
+    candidate = always.answer_candidate(question)
+    assert candidate.text == "What needs to improve"  # the sentence most like the question
+    answer = always.answer(question)
+    assert not answer.found and answer.text == "" and "a heading" in answer.reason
+    assert answer.passages and "Leaders should make sure" in answer.passages[0].text

@@ -28,7 +28,7 @@ from .embedding import Embedder, load_embedder
 from .errors import IndexIncompatible, InvalidQuery
 from .filters import Filters, allowed_documents, undated_note
 from .index import build_index, resolve_config
-from .layout import page_of
+from .layout import clean_line, page_of
 from .passages import Passage, search_dict
 from .search import analysis, evidence, first_stage, fusion, selection
 from .search.analysis import MAX_QUESTION_CHARS, Question
@@ -288,6 +288,14 @@ class Retriever:
                            page=None, passage_index=None,
                            reason=reason_not_found(terms, candidate.confidence, threshold)
                            + self._undated_note(filters))
+        heading = candidate.passages[candidate.passage_index].section \
+            if candidate.passage_index is not None else None
+        if heading and clean_line(candidate.text) == heading:
+            # A heading names what follows and answers nothing ("What needs to improve").
+            return replace(candidate, found=False, text="", source=None, start=None, end=None,
+                           page=None, passage_index=None,
+                           reason=f"The closest match is a heading, “{heading}”, not a sentence "
+                                  "that answers; what it heads is in the passages below.")
         return candidate
 
     def _undated_note(self, filters: Filters | None) -> str:
