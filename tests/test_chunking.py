@@ -106,6 +106,23 @@ def test_a_sentence_holding_a_web_or_email_address_is_text_not_furniture() -> No
     assert "Contact Us" not in chunked and "enquiries@" not in chunked
 
 
+def test_a_title_block_of_label_and_value_lines_is_indexed_a_fact_a_sentence() -> None:
+    # as a PDF's title page comes out: each short line followed by a blank one
+    text = ("Harrowfield Borough Council\n\nInspection of local authority children's services\n\n"
+            "Inspection dates: 3 June to 14 June 2024\n\nLead inspector: Rachel Tideswell\n\n"
+            "Report published: 26 July 2024\n\nHeadline findings\n\nChildren in Harrowfield "
+            "do not receive a consistently safe service when they are first referred.\n")
+    kinds = {text[ln.start : ln.end][:14]: ln.kind for ln in classify_lines(text)}
+    assert kinds["Lead inspector"] == kinds["Inspection dat"] == "text"  # facts, not headings
+    assert kinds["Headline findi"] == "heading"
+    sents = [normalise(text[a:b]) for c in make_chunks(_doc(text), COUNT) for a, b in c.sentences]
+    for fact in ("Inspection dates: 3 June to 14 June 2024", "Lead inspector: Rachel Tideswell",
+                 "Report published: 26 July 2024"):
+        assert fact in sents, sents
+    # a caption is not such a line: it still reads on into what follows it
+    assert classify_lines("Figure 1: Dudley CVS Framework\nSource: Dudley MBC\n")[0].kind == "text"
+
+
 def test_sentences_split_on_sentence_ends_not_line_breaks() -> None:
     text = ("Inspectors saw cases where \n\nchildren were safe. Mr Smith agreed. The council "
             "has\nimproved.\n\n- First point here.\n- Second point here.")

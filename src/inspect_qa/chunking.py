@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .documents import Document
-from .layout import Line, classify_lines, page_of
+from .layout import Line, classify_lines, is_field_line, page_of
 
 CountTokens = Callable[[str], int]
 
@@ -147,7 +147,8 @@ def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
         subject = after_salutation and line.kind == "text" and not line.text.endswith(
             (".", "!", "?", ":", ";", ","))
         after_salutation = bool(_SALUTATION.match(line.text))
-        if line.kind in ("heading", "table") or after_salutation or subject:
+        if line.kind in ("heading", "table") or after_salutation or subject \
+                or (line.kind == "text" and is_field_line(line.text)):
             flush()
             spans.append(_trim(text, line.start, line.end))
             prev_kind = line.kind

@@ -25,6 +25,8 @@ _BULLET = re.compile(r"^\s*(?:[-*•▪◦●\uf0b7\uf0a7\u2022\u2013]|\(?[a-z]{
 _NUMBERED_HEADING = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+[A-Z]")
 _CAPTION = re.compile(r"^\s*(?:(?:Table|Figure|Chart|Graph)\s+\d|Source:)", re.I)
 _TERMINAL = ".!?:;\"”’)]"
+#: A label, a colon and its value on one line ("Inspection dates: 3 to 14 June 2024").
+_FIELD_LINE = re.compile(r"^[A-Z][\w'’ /&()-]{1,40}:\s+\S")
 _NOT_HEADING_START = re.compile(r"^\s*(?:Dear\s|Yours\s+(?:sincerely|faithfully))", re.I)
 _DATE_LINE = re.compile(
     r"^(?:[A-Z][a-z]+day,?\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+)?[A-Z][a-z]+\s+\d{4}$|^\d{1,2}/\d{1,2}/\d{2,4}$"
@@ -80,6 +82,14 @@ def _looks_like_table_row(raw: str) -> bool:
         return True
     cells = [c for c in raw.split("\t") if c.strip()]
     return len(cells) >= 2
+
+
+def is_field_line(clean: str) -> bool:
+    """A short line giving a label and its value ("Lead inspector: Rachel Tideswell"), as a
+    report's title block lists its facts: a unit of its own, neither a heading nor the start of
+    the next sentence."""
+    return (len(clean) <= 90 and bool(_FIELD_LINE.match(clean)) and clean[-1] not in ".!?;,"
+            and not _CAPTION.match(clean))
 
 
 def _is_furniture_line(clean: str, raw: str) -> bool:
@@ -238,10 +248,13 @@ def _is_heading(
         return False
     if re.fullmatch(r"[\d\s.,/-]+", clean) or _DATE_LINE.match(clean):
         return False
+    if is_field_line(clean):  # "Lead inspector: Rachel Tideswell": a fact, not a title
+        return False
     prev_done = (
         prev_kind in (None, "furniture", "address", "heading", "table")
         or (bool(prev_clean) and prev_clean[-1] in _TERMINAL)
         or bool(_CAPTION.match(prev_clean))
+        or is_field_line(prev_clean)
     )
     if not prev_done:
         return False
