@@ -231,6 +231,17 @@ def test_an_index_path_that_is_a_file_is_a_one_line_error(
     assert afile.read_text() == "not an index"
 
 
+def test_a_document_with_too_little_text_is_named_not_just_added(
+        corpus: Path, tmp_path: Path, capsys) -> None:
+    (corpus / "tiny.md").write_text("Short.\n", encoding="utf-8")
+    assert main(["index", str(corpus), "--out", str(tmp_path / "ix"), "--model",
+                 "hashing-256"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("no text"))
+    assert "tiny.md" in line and "letter.txt" not in line
+    assert "nothing in them can be found" in out
+
+
 def test_every_command_says_what_its_options_are(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])

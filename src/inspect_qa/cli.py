@@ -178,6 +178,11 @@ def _print_report(rep: Any) -> None:
         print(f"  lost      {len(rep.lost):4}  {', '.join(rep.lost[:5])}{more}")
         print("            (held by the index from outside the folder; their stored text, or "
               "the index's record of them, was damaged: add again those you want)")
+    if rep.empty:
+        more = " …" if len(rep.empty) > 5 else ""
+        print(f"  no text   {len(rep.empty):4}  {', '.join(rep.empty[:5])}{more}")
+        print("            (indexed, but too little text for a passage: nothing in them can "
+              "be found)")
     if rep.rebuilt:
         print(f"  embedded  {rep.embedded_chunks:4} chunks")
     if rep.skipped:

@@ -102,6 +102,8 @@ class BuildReport:
     rebuilt: bool = True
     #: Segments merged into others after the change (by the automatic policy, or optimize).
     merged: int = 0
+    #: Added or changed documents with no passage to search (too little text).
+    empty: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -571,7 +573,9 @@ def _update(index_root: Path, docs: Sequence[Report], old: Index | None,
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, kept=kept, skipped=skips, ignored=other,
                        chunks=manifest["counts"]["chunks"], embedded_chunks=embedded,
-                       seconds=time.perf_counter() - t0, merged=merged)
+                       seconds=time.perf_counter() - t0, merged=merged,
+                       empty=tuple(i for i in (*added, *changed)
+                                   if not manifest["documents"][i]["chunks"]))
 
 
 #: A full build writes a segment per this many characters of text (about 3,000 passages): its
