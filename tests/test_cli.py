@@ -242,6 +242,19 @@ def test_a_document_with_too_little_text_is_named_not_just_added(
     assert "nothing in them can be found" in out
 
 
+def test_a_found_answer_under_a_date_range_says_undated_reports_were_left_out(
+        built: Path, capsys) -> None:
+    # the letter (March 2019) is in the range; the undated news item is not searched
+    assert main(["search", "adoption", "--index", str(built), "--from", "2019"]) == 0
+    out = capsys.readouterr().out
+    assert "[1] " in out and "Note: 1 document with no date was not searched" in out
+    assert main(["ask", "When does the fostering panel meet?", "--index", str(built),
+                 "--from", "2019"]) == 0
+    assert "1 document with no date was not searched" in capsys.readouterr().out
+    assert main(["search", "adoption", "--index", str(built)]) == 0
+    assert "no date" not in capsys.readouterr().out  # no range: nothing left out
+
+
 def test_every_command_says_what_its_options_are(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])

@@ -293,6 +293,13 @@ def _json(r: Any, question: str, args: argparse.Namespace) -> dict[str, Any]:
     return search_dict(question, _search(r, question, args))
 
 
+def _undated(r: Any, args: argparse.Namespace) -> str:
+    """The note that a date range left undated documents out ("" when it did not)."""
+    from .filters import undated_note
+
+    return undated_note(_checked(r, args.question, args).filters, r.index.documents.info)
+
+
 def _cmd_query(args: argparse.Namespace) -> int:
     from .retriever import Retriever
 
@@ -310,17 +317,20 @@ def _cmd_query(args: argparse.Namespace) -> int:
             print(f"Answer ({a.confidence:.0%} confident): {a.text}")
             page = f" (p. {a.page})" if a.page else ""
             print(f"  — {a.source}:{a.start}-{a.end}{page}\n")
+            note = _undated(r, args)
+            if note:  # the answer may be in a report the date range left out
+                print(f"Note: {note}\n")
         else:
             print(f"Not found in these documents. {a.reason}")
             if a.passages:
                 print("Closest passages:\n")
     else:
         passages = _search(r, args.question, args)
+        note = _undated(r, args)
         if not passages:
-            from .filters import undated_note
-
-            note = undated_note(_checked(r, args.question, args).filters, r.index.documents.info)
             print("No passage matches." + (" " + note if note else ""))
+        elif note:
+            print(f"Note: {note}\n")
     for i, p in enumerate(passages, 1):
         where = " · ".join(x for x in (p.date, p.section, _pages(p.page, p.page_end)) if x)
         print(f"[{i}] {p.title}" + (f" ({where})" if where else ""))
