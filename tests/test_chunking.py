@@ -3,7 +3,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inspect_qa.chunking import ChunkSettings, chunk_id, make_chunks, normalise
+from inspect_qa.chunking import ChunkSettings, chunk_id, make_chunks, normalise, split_sentences
 from inspect_qa.documents import Document, extract_metadata, read_corpus
 from inspect_qa.embedding import HashingEmbedder
 from inspect_qa.layout import classify_lines
@@ -121,6 +121,18 @@ def test_a_title_block_of_label_and_value_lines_is_indexed_a_fact_a_sentence() -
         assert fact in sents, sents
     # a caption is not such a line: it still reads on into what follows it
     assert classify_lines("Figure 1: Dudley CVS Framework\nSource: Dudley MBC\n")[0].kind == "text"
+
+
+def test_a_paragraph_number_stays_with_its_paragraph() -> None:
+    text = ("Headline findings\n\n1. Children are not always safe when first referred. Too many "
+            "contacts wait more than three days for a decision.\n\n2. Senior leaders did not "
+            "know the quality of practice.\n\n3.1 Audits were weak.\n")
+    lines = classify_lines(text)
+    sents = [normalise(text[a:b]) for a, b in split_sentences(text, lines)]
+    assert sents == ["Headline findings", "1. Children are not always safe when first referred.",
+                     "Too many contacts wait more than three days for a decision.",
+                     "2. Senior leaders did not know the quality of practice.",
+                     "3.1 Audits were weak."]
 
 
 def test_sentences_split_on_sentence_ends_not_line_breaks() -> None:

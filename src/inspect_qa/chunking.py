@@ -116,10 +116,15 @@ def _split_flowing(text: str, start: int, end: int) -> list[tuple[int, int]]:
         token = word.group(1).lower().lstrip("(\"'‘“") if word else ""
         if token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token):
             continue  # "Mr. Smith", "J. Bloggs"
+        if re.fullmatch(r"\d{1,3}(?:\.\d{1,2})*", text[pos : m.start()].strip()):
+            continue  # a paragraph's number ("2. Senior leaders ..."), not a sentence
         spans.append((pos, m.end()))
         pos = m.end()
     spans.append((pos, end))
     return [s for s in (_trim(text, a, b) for a, b in spans) if s[0] < s[1]]
+
+
+_NUMBERED_PARAGRAPH = re.compile(r"\d{1,3}\.(?:\d{1,2}\.?)?\s+[A-Z]")
 
 
 def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
@@ -153,8 +158,10 @@ def split_sentences(text: str, lines: Iterable[Line]) -> list[tuple[int, int]]:
             spans.append(_trim(text, line.start, line.end))
             prev_kind = line.kind
             continue
-        # A bullet starts a unit; an address block is one unit of its own.
-        if line.kind == "bullet" or (line.kind == "address") != (prev_kind == "address"):
+        # A bullet or a numbered paragraph ("2. Senior leaders ...") starts a unit; an
+        # address block is one unit of its own.
+        if line.kind == "bullet" or _NUMBERED_PARAGRAPH.match(line.text) \
+                or (line.kind == "address") != (prev_kind == "address"):
             flush()
         prev_kind = line.kind
         if run_start is None:
