@@ -154,3 +154,10 @@ def test_too_many_waiting_requests_get_a_503(corpus: Path, tmp_path: Path, embed
             return sorted([(await t).status_code for t in tasks])
 
     assert asyncio.run(main()) == [200, 200, 200, 503]
+
+
+def test_a_timeline_topic_is_called_a_topic_in_errors(client: TestClient) -> None:
+    r = client.post("/timeline", json={"topic": "  "})
+    assert r.status_code == 400 and r.json()["error"] == "the topic is empty: type a topic"
+    r = client.post("/answer", json={"question": "  "})
+    assert r.json()["error"] == "the question is empty: type a question"

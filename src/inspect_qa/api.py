@@ -191,7 +191,7 @@ def build_api(retriever: Retriever, *, concurrency: int = API_CONCURRENCY) -> Fa
     @app.post("/timeline", summary="What each report says about a topic, in date order")
     async def timeline(body: TimelineQuery) -> dict[str, Any]:
         q = check_query(retriever, body.topic, 5, "hybrid", body.sources, body.date_from,
-                        body.date_to, body.kinds, body.authorities)
+                        body.date_to, body.kinds, body.authorities, topic=True)
         return await run(lambda: retriever.timeline(q.question, filters=q.filters,
                                                     per_report=body.per_report).to_dict())
 

@@ -369,7 +369,7 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
 
     r = Retriever.load(args.index)
     q = check_query(r, args.topic, 5, "hybrid", args.source, args.date_from, args.date_to,
-                    args.kinds, args.authorities)
+                    args.kinds, args.authorities, topic=True)
     tl = r.timeline(q.question, filters=q.filters, per_report=args.per_report)
     if args.json:
         print(json.dumps(tl.to_dict(), ensure_ascii=False, indent=2))

@@ -31,17 +31,17 @@ class Query:
     filters: Filters | None
 
 
-def _check_question(question: Any) -> str:
+def _check_question(question: Any, what: str = "question") -> str:
     if not isinstance(question, str):
-        raise InvalidQuery("the question must be text")
+        raise InvalidQuery(f"the {what} must be text")
     if len(question) > MAX_RAW_CHARS:
-        raise InvalidQuery(f"the question is too long; the limit is {MAX_QUESTION_CHARS} "
+        raise InvalidQuery(f"the {what} is too long; the limit is {MAX_QUESTION_CHARS} "
                            "characters: shorten it")
     q = " ".join(question.split())
     if not q:
-        raise InvalidQuery("the question is empty: type a question")
+        raise InvalidQuery(f"the {what} is empty: type a {what}")
     if len(q) > MAX_QUESTION_CHARS:
-        raise InvalidQuery(f"the question is {len(q)} characters long; the limit is "
+        raise InvalidQuery(f"the {what} is {len(q)} characters long; the limit is "
                            f"{MAX_QUESTION_CHARS}: shorten it")
     return q
 
@@ -110,10 +110,11 @@ def _check_names(values: Any, what: str) -> tuple[str, ...] | None:
 
 def check_query(retriever: Retriever, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid",
                 sources: Any = None, date_from: Any = None, date_to: Any = None,
-                kinds: Any = None, authorities: Any = None) -> Query:
+                kinds: Any = None, authorities: Any = None, *, topic: bool = False) -> Query:
     """Check every input of a request; raises :class:`InvalidQuery` naming what to fix (an
-    unknown kind or authority is refused by the retriever, with the names it knows)."""
-    q = _check_question(question)
+    unknown kind or authority is refused by the retriever, with the names it knows).
+    ``topic``: ``question`` is a timeline's topic, and is called so."""
+    q = _check_question(question, "topic" if topic else "question")
     k = _check_k(k)
     mode = _check_mode(mode)
     ids = _check_sources(sources, list(retriever.index.documents))

@@ -253,7 +253,11 @@ class Retriever:
         Raises:
             InvalidQuery: empty or over-long topic, bad ``per_report`` or filters.
         """
-        q = self.check_question(topic)
+        try:
+            q = self.check_question(topic)
+        except InvalidQuery as exc:  # the same checks, said of a topic
+            raise InvalidQuery(str(exc).replace("the question", "the topic").replace(
+                "type a question", "type a topic")) from None
         per_report = check_per_report(per_report)
         allowed = self.allowed(filters)
         return build_timeline(self.corpus, self.analyser.analyse(q, dense=True), allowed,

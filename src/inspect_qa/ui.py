@@ -158,13 +158,13 @@ def build_app(retriever: Retriever, *, examples: Sequence[str] | None = None,
         left out."""
         with readable_errors():
             qy = check_query(retriever, topic, DEFAULT_K, "hybrid", sources, date_from, date_to,
-                             kinds, authorities)
+                             kinds, authorities, topic=True)
             return retriever.timeline(qy.question, filters=qy.filters,
                                       per_report=per_report).to_dict()
 
     def across(topic: Any) -> tuple[str, str, Timeline]:
         with readable_errors():
-            qy = check_query(retriever, topic)
+            qy = check_query(retriever, topic, topic=True)
             tl = retriever.timeline(qy.question)
             source = (render.source_view(docs[tl.entries[0].source],
                                          render.entry_passage(tl.entries[0]))
