@@ -255,6 +255,16 @@ def test_a_found_answer_under_a_date_range_says_undated_reports_were_left_out(
     assert "no date" not in capsys.readouterr().out  # no range: nothing left out
 
 
+def test_an_index_kept_inside_its_corpus_folder_is_not_read_as_reports(
+        corpus: Path, capsys) -> None:
+    inside = corpus / "idx"
+    assert main(["index", str(corpus), "--out", str(inside), "--model", "hashing-256"]) == 0
+    capsys.readouterr()
+    assert main(["index", str(corpus), "--out", str(inside)]) == 0
+    out = capsys.readouterr().out
+    assert "up to date" in out and "ignored" not in out and ".npy" not in out, out
+
+
 def test_every_command_says_what_its_options_are(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])

@@ -154,8 +154,8 @@ def iter_corpus_files(corpus_dir: str | Path) -> Iterator[tuple[Path, str | None
     a stable (sorted) order, and for every file or folder that cannot be visited (``problem``
     says why: a symlink loop, a broken link, no permission).
 
-    Hidden files and folders (names starting with ``.``) are passed over; symlinks are followed,
-    each real folder once.
+    Hidden files and folders (names starting with ``.``) and an inspect-qa index kept inside the
+    folder are passed over; symlinks are followed, each real folder once.
     """
     root = Path(corpus_dir)
     if not root.is_dir():
@@ -177,6 +177,10 @@ def iter_corpus_files(corpus_dir: str | Path) -> Iterator[tuple[Path, str | None
             dirs[:] = []
             continue
         seen_dirs.add(real)
+        if top != str(root) and os.path.isfile(os.path.join(top, "CURRENT")) \
+                and os.path.isdir(os.path.join(top, "segments")):
+            dirs[:] = []  # an inspect-qa index kept inside the corpus folder: not reports
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
