@@ -142,3 +142,10 @@ def test_a_heading_is_never_an_entry(retriever: Retriever) -> None:
 def test_a_topic_the_reports_never_mention_is_empty(retriever: Retriever) -> None:
     assert retriever.timeline("2031").entries == ()
     assert retriever.timeline("zebras giraffes").entries == ()
+
+
+def test_the_python_api_calls_a_timeline_topic_a_topic(retriever: Retriever) -> None:
+    with pytest.raises(InvalidQuery, match=r"^the topic is empty: type a topic$"):
+        retriever.timeline("  ")
+    with pytest.raises(InvalidQuery, match=r"^the question is empty"):
+        retriever.answer("  ")

@@ -133,8 +133,8 @@ class Retriever:
 
     # -- input checks --------------------------------------------------------------------------
 
-    def check_question(self, question: Any) -> str:
-        return analysis.check_question(question, self.embedder)
+    def check_question(self, question: Any, what: str = "question") -> str:
+        return analysis.check_question(question, self.embedder, what)
 
     @staticmethod
     def check_k(k: Any) -> int:
@@ -253,11 +253,7 @@ class Retriever:
         Raises:
             InvalidQuery: empty or over-long topic, bad ``per_report`` or filters.
         """
-        try:
-            q = self.check_question(topic)
-        except InvalidQuery as exc:  # the same checks, said of a topic
-            raise InvalidQuery(str(exc).replace("the question", "the topic").replace(
-                "type a question", "type a topic")) from None
+        q = self.check_question(topic, "topic")
         per_report = check_per_report(per_report)
         allowed = self.allowed(filters)
         return build_timeline(self.corpus, self.analyser.analyse(q, dense=True), allowed,

@@ -41,27 +41,28 @@ EXPAND_BELOW = 1.0
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def check_question(question: Any, embedder: Embedder) -> str:
+def check_question(question: Any, embedder: Embedder, what: str = "question") -> str:
     """``question`` with its whitespace normalised; :class:`InvalidQuery` when it is not text,
-    is empty, or is longer than allowed or than the model reads."""
+    is empty, or is longer than allowed or than the model reads. ``what`` names it in the
+    message ("topic" for a timeline's)."""
     if not isinstance(question, str):
-        raise InvalidQuery(f"the question must be text, not {type(question).__name__}")
+        raise InvalidQuery(f"the {what} must be text, not {type(question).__name__}")
     if not question.strip():
-        raise InvalidQuery("the question is empty: type a question")
+        raise InvalidQuery(f"the {what} is empty: type a {what}")
     q = " ".join(question.split())
     undecoded = _SURROGATE.search(q)
     if undecoded:  # bytes that were not UTF-8, kept by Python as lone surrogates
         raise InvalidQuery(
-            f"the question is not valid text: character {undecoded.start() + 1} comes from bytes "
-            "that are not UTF-8; retype it, or save the questions as UTF-8")
+            f"the {what} is not valid text: character {undecoded.start() + 1} comes from bytes "
+            f"that are not UTF-8; retype it, or save the {what}s as UTF-8")
     if len(q) > MAX_QUESTION_CHARS:
         raise InvalidQuery(
-            f"the question is {len(q)} characters long; the limit is {MAX_QUESTION_CHARS}: "
+            f"the {what} is {len(q)} characters long; the limit is {MAX_QUESTION_CHARS}: "
             "shorten it"
         )
     if embedder.count_tokens(q) > embedder.max_tokens:
         raise InvalidQuery(
-            f"the question is longer than the model reads ({embedder.max_tokens} word "
+            f"the {what} is longer than the model reads ({embedder.max_tokens} word "
             "pieces): shorten it"
         )
     return q
