@@ -25,10 +25,25 @@ import numpy as np
 K = 100
 
 
+def decoded_sentences(segment: str) -> np.ndarray:
+    """A segment's int8 sentence vectors, decoded to float32."""
+    codes = np.load(f"{segment}/sentence_vectors.npy", mmap_mode="r")
+    scales = np.load(f"{segment}/sentence_scales.npy")
+    return (np.asarray(codes, np.float32) * (scales[:, None] / 127)).astype(np.float32)
+
+
+def gold_queries(gold: str, d: int) -> np.ndarray:
+    """The gold set's questions embedded by the test embedder of ``d`` dimensions."""
+    from inspect_qa import HashingEmbedder
+
+    with open(gold, encoding="utf-8") as f:
+        questions = [json.loads(line)["question"] for line in f if line.strip()]
+    return HashingEmbedder(d).embed(questions).astype(np.float32)
+
+
 def main() -> None:
     import faiss
 
-    from inspect_qa import HashingEmbedder
     from inspect_qa.stores import ANN_CELL_SHARE, ANN_NPROBE, ANN_REFINE
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -36,13 +51,9 @@ def main() -> None:
     ap.add_argument("--gold", default="eval/gold.jsonl")
     args = ap.parse_args()
     faiss.omp_set_num_threads(1)
-    codes = np.load(f"{args.segment}/sentence_vectors.npy", mmap_mode="r")
-    scales = np.load(f"{args.segment}/sentence_scales.npy")
-    x = (np.asarray(codes, np.float32) * (scales[:, None] / 127)).astype(np.float32)
+    x = decoded_sentences(args.segment)
     n, d = x.shape
-    with open(args.gold, encoding="utf-8") as f:
-        questions = [json.loads(line)["question"] for line in f if line.strip()]
-    q = HashingEmbedder(d).embed(questions).astype(np.float32)
+    q = gold_queries(args.gold, d)
     flat = faiss.IndexFlatIP(d)
     flat.add(x)
     _, truth = flat.search(q, K)

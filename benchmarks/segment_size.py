@@ -23,12 +23,12 @@ exact re-scoring of their candidates.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from hnsw_segment import decoded_sentences, gold_queries  # benchmarks/: the script's folder
 
 K = 100
 TOP = 10
@@ -37,7 +37,6 @@ TOP = 10
 def main() -> None:
     import faiss
 
-    from inspect_qa import HashingEmbedder
     from inspect_qa.stores import ANN_CELL_SHARE, ANN_NPROBE, ANN_REFINE, ANN_SUBVECTORS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -47,18 +46,12 @@ def main() -> None:
     ap.add_argument("--nprobe", type=int, nargs="+", default=[64, 128, 256])
     args = ap.parse_args()
     faiss.omp_set_num_threads(1)
-    parts = []
-    for seg in args.segments:
-        codes = np.load(f"{seg}/sentence_vectors.npy", mmap_mode="r")
-        scales = np.load(f"{seg}/sentence_scales.npy")
-        parts.append((np.asarray(codes, np.float32) * (scales[:, None] / 127)).astype(np.float32))
+    parts = [decoded_sentences(seg) for seg in args.segments]
     starts = np.cumsum([0] + [len(p) for p in parts])
     x = np.concatenate(parts)
     del parts
     n, d = x.shape
-    with open(args.gold, encoding="utf-8") as f:
-        questions = [json.loads(line)["question"] for line in f if line.strip()]
-    q = HashingEmbedder(d).embed(questions).astype(np.float32)
+    q = gold_queries(args.gold, d)
     flat = faiss.IndexFlatIP(d)
     flat.add(x)
     _, truth = flat.search(q, TOP)
