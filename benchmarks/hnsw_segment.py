@@ -44,7 +44,7 @@ def gold_queries(gold: str, d: int) -> np.ndarray:
 def main() -> None:
     import faiss
 
-    from inspect_qa.stores import ANN_CELL_SHARE, ANN_NPROBE, ANN_REFINE
+    from inspect_qa.stores import ANN_REFINE, ann_visits
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("segment")
@@ -80,7 +80,7 @@ def main() -> None:
         return float(np.percentile(best, 50)), float(np.percentile(best, 95))
 
     ivf = faiss.read_index(f"{args.segment}/sentence_ann.faiss")
-    nprobe = max(ANN_NPROBE, ivf.nlist // ANN_CELL_SHARE)
+    nprobe = ann_visits(ivf.nlist, ivf.ntotal)
     params: Any = faiss.SearchParametersIVF(nprobe=nprobe)  # type: ignore[call-arg]
     _, found = ivf.search(q, K * ANN_REFINE, params=params)
     p50, p95 = timed(lambda v: ivf.search(v, K * ANN_REFINE, params=params))

@@ -11,8 +11,8 @@ same embedder, are the queries. What the first stage needs is measured as it is 
 list's best 100 rows, from ``ANN_REFINE`` times 100 candidates a searcher re-scored exactly,
 and of the exact ten best rows (a flat search of all of them) the share among those 100.
 
-- *apart*: each segment's own searcher, as searched today (its cells, at least one in
-  ``ANN_CELL_SHARE`` visited), the candidates of all of them re-scored together;
+- *apart*: each segment's own searcher, as searched today (its cells, visited as
+  ``stores.ann_visits`` says), the candidates of all of them re-scored together;
 - *joined*: one searcher trained and filled on all the rows (``--nlist`` cells), at each
   ``--nprobe``.
 
@@ -37,7 +37,7 @@ TOP = 10
 def main() -> None:
     import faiss
 
-    from inspect_qa.stores import ANN_CELL_SHARE, ANN_NPROBE, ANN_REFINE, ANN_SUBVECTORS
+    from inspect_qa.stores import ANN_REFINE, ANN_SUBVECTORS, ann_visits
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("segments", nargs="+")
@@ -83,7 +83,7 @@ def main() -> None:
     def search_apart(i: int) -> np.ndarray:
         rows = []
         for ivf, start in zip(apart, starts[:-1], strict=True):
-            nprobe = max(ANN_NPROBE, ivf.nlist // ANN_CELL_SHARE)
+            nprobe = ann_visits(ivf.nlist, ivf.ntotal)
             params: Any = faiss.SearchParametersIVF(nprobe=nprobe)  # type: ignore[call-arg]
             _, found = ivf.search(q[i : i + 1], K * ANN_REFINE, params=params)
             rows.append(np.where(found[0] >= 0, found[0] + start, -1))
@@ -91,7 +91,7 @@ def main() -> None:
 
     p50, p95, found = timed(search_apart)
     cells = "/".join(str(ivf.nlist) for ivf in apart)
-    print(f"apart ({cells} cells, one in {ANN_CELL_SHARE} visited): recall {recall(found):.3f}, "
+    print(f"apart ({cells} cells, as stores.ann_visits says): recall {recall(found):.3f}, "
           f"{p50:.2f} / {p95:.2f} ms")
     rng = np.random.default_rng(0)
     for nlist in args.nlist:

@@ -219,3 +219,20 @@ def test_int8_rows_are_scored_from_their_codes_as_widened() -> None:
     assert stored.dot(np.zeros(0, np.int64), q).shape == (0,)
     with pytest.raises(IndexError):
         stored.dot(np.array([0, 3000]), q)
+
+
+def test_a_large_store_has_small_cells_and_reads_a_falling_share_of_them() -> None:
+    from inspect_qa.stores import ann_cells, ann_visits
+
+    # the stores of a build's segments are searched as before: an eighth of their cells
+    assert (ann_cells(64_500), ann_visits(512, 64_500)) == (512, 64)
+    assert (ann_cells(387_230), ann_visits(1024, 387_230)) == (1024, 128)
+    # a store of 1.5 million rows (an optimized segment): cells of about 384 rows, and about
+    # as many rows read as in a store a quarter its size, where an eighth would be 512 cells
+    cells = ann_cells(1_548_920)
+    assert cells == 4096 and 120 <= ann_visits(cells, 1_548_920) <= 136
+    assert ann_visits(cells, 1_548_920) * 1_548_920 / cells <= 1.05 * 128 * 387_230 / 1024
+    # small stores: at least ANN_NPROBE cells, never more than there are
+    assert ann_visits(16, 200) == 16 and ann_visits(256, 40_000) == 64
+    x = _clustered(3000)
+    assert DenseStore.build_ann(x).nlist == ann_cells(3000)
