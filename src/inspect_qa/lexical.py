@@ -35,6 +35,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from .errors import IndexCorrupt
 from .jit import compiled
+from .pages import release
 
 # Words, numbers with their decimal point or thousands separator kept ("1.5", "1,200") and
 # percentages, so that "84%" and "0.5" stay searchable; single characters count ("5 hours").
@@ -170,27 +171,32 @@ class Postings:
         found_terms, found_rows, found_tf, lengths = [], [], [], []
         base = 0
         for p, k in zip(parts, keep, strict=True):
-            new_row = np.cumsum(k) - 1 + base
-            to_global = np.array([number[t] for t in p.terms], dtype=np.int64)
-            term_of = np.repeat(np.arange(len(p.terms), dtype=np.int64), p.df)
-            rows = np.asarray(p.rows, dtype=np.int64)
+            new_row = (np.cumsum(k) - 1 + base).astype(np.int32)
+            to_global = np.array([number[t] for t in p.terms], dtype=np.int32)
+            term_of = np.repeat(np.arange(len(p.terms), dtype=np.int32), p.df)
+            rows = np.asarray(p.rows)
             live = k[rows]
             found_terms.append(to_global[term_of[live]])
             found_rows.append(new_row[rows[live]])
             found_tf.append(np.asarray(p.tf)[live])
             lengths.append(np.asarray(p.lengths)[k])
             base += int(k.sum())
+            for a in (p.rows, p.tf):  # copied: its pages need not count in a merge's memory
+                release(a)
         term_of = np.concatenate(found_terms)
-        rows = np.concatenate(found_rows)
-        tf = np.concatenate(found_tf)
-        order = np.lexsort((rows, term_of))
-        term_of, rows, tf = term_of[order], rows[order], tf[order]
+        del found_terms
+        # The parts' rows follow one another, and each part lists a term's rows ascending: a
+        # stable sort by term alone keeps every term's rows ascending, as a build lists them.
+        order = np.argsort(term_of, kind="stable")
+        rows = np.concatenate(found_rows)[order]
+        del found_rows
+        tf = np.concatenate(found_tf)[order]
+        del found_tf
+        counts = np.bincount(term_of, minlength=len(terms))
+        del term_of, order
         # words only deleted rows held are gone, as a build of the live rows never saw them
-        used = np.unique(term_of)
-        renumber = np.full(len(terms), -1, dtype=np.int64)
-        renumber[used] = np.arange(len(used))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(renumber[term_of],
-                                                            minlength=len(used)))])
+        used = np.flatnonzero(counts)
+        indptr = np.concatenate([[0], np.cumsum(counts[used])])
         return cls([terms[i] for i in used.tolist()], indptr, rows.astype(np.int32),
                    tf.astype(np.uint16 if tf.max(initial=0) < 2**16 else np.uint32),
                    np.concatenate(lengths).astype(np.int32))

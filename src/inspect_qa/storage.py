@@ -950,7 +950,8 @@ def _stream_rows(path: Path, parts: Sequence[np.ndarray], keep: Sequence[np.ndar
     out = NpyWriter(path, parts[0].dtype, (total, *parts[0].shape[1:]))
     for part, mask in zip(parts, keep, strict=True):
         for i in range(0, len(part), block):
-            out.write(np.asarray(part[i : i + block])[mask[i : i + block]])
-        release(part)  # copied: its pages need not count in the build's memory
+            rows = part[i : i + block]
+            out.write(np.asarray(rows)[mask[i : i + block]])
+            release(rows)  # copied: its pages need not count in the build's memory
     out.close()
     return np.asarray(np.load(path, allow_pickle=False, mmap_mode="r"))
