@@ -144,6 +144,7 @@ def test_a_large_build_writes_a_segment_per_batch_and_searches_as_one(
     whole = Retriever.build(corpus, tmp_path / "whole", embedder=embedder)
     monkeypatch.setattr(index_module, "BUILD_SEGMENT_CHARS", 15_000)  # a report or two a batch
     monkeypatch.setattr(index_module, "MAX_MERGE_CHUNKS", 0)  # no merge after the build
+    monkeypatch.setattr(index_module, "LARGE_SEGMENT_CHUNKS", 0)
     rep = build_index(corpus, tmp_path / "ix", embedder=embedder, tokens="exact")
     assert rep.added == tuple(names)
     batched = Retriever.load(tmp_path / "ix", embedder=embedder)
@@ -151,11 +152,22 @@ def test_a_large_build_writes_a_segment_per_batch_and_searches_as_one(
     assert _results(batched) == _results(whole)
     # merged after the build (as they fit in one segment), the same again
     monkeypatch.setattr(index_module, "MAX_MERGE_CHUNKS", 65_536)
+    monkeypatch.setattr(index_module, "LARGE_SEGMENT_CHUNKS", 4 * 65_536)
     rep = build_index(corpus, tmp_path / "merged", embedder=embedder, tokens="exact")
     assert rep.merged >= 3
     merged = Retriever.load(tmp_path / "merged", embedder=embedder)
     assert len(merged.index.segments) == 1
     assert _results(merged) == _results(whole)
+    # a build larger than a large segment: its batches merged into runs of at most that many
+    monkeypatch.setattr(index_module, "LARGE_SEGMENT_CHUNKS", len(whole.index.chunks) // 2)
+    build_index(corpus, tmp_path / "runs", embedder=embedder, tokens="exact")
+    manifest = read_manifest(tmp_path / "runs")
+    assert 2 <= len(manifest["segments"]) < len(batched.index.segments)
+    batches = [int(e["chunks"]) for e in read_manifest(tmp_path / "ix")["segments"]]
+    # each within the bound, or a batch larger than it left alone
+    assert all(int(e["chunks"]) <= len(whole.index.chunks) // 2 or int(e["chunks"]) in batches
+               for e in manifest["segments"])
+    assert _results(Retriever.load(tmp_path / "runs", embedder=embedder)) == _results(whole)
 
 
 def test_small_segments_are_merged_by_the_policy(tmp_path: Path, embedder) -> None:
@@ -459,3 +471,55 @@ def test_adding_another_file_of_an_added_reports_name_is_refused(
     remove_documents(tmp_path / "ix", ["panel.txt"], embedder=embedder)
     add_documents(tmp_path / "ix", [east / "panel.txt"], embedder=embedder)
     assert "Eastvale" in load_index(tmp_path / "ix").documents["panel.txt"].text
+
+
+def test_optimize_merges_a_large_index_into_several_segments_of_a_bounded_size(
+        tmp_path: Path, embedder, names: list[str], monkeypatch, capsys) -> None:
+    from inspect_qa import index as index_module
+    from inspect_qa.cli import main
+
+    corpus = _seeds(tmp_path / "all", names)
+    monkeypatch.setattr(index_module, "BUILD_SEGMENT_CHARS", 15_000)  # a report or two a batch
+    monkeypatch.setattr(index_module, "MAX_MERGE_CHUNKS", 0)  # no merge after the build
+    monkeypatch.setattr(index_module, "LARGE_SEGMENT_CHUNKS", 0)
+    build_index(corpus, tmp_path / "ix", embedder=embedder, tokens="exact")
+    remove_documents(tmp_path / "ix", [names[2]], embedder=embedder)
+    rest = [n for n in names if n != names[2]]
+    build_index(_seeds(tmp_path / "rest", rest), tmp_path / "without", embedder=embedder,
+                tokens="exact")
+    without = Retriever.load(tmp_path / "without", embedder=embedder)
+    total = len(without.index.chunks)
+    monkeypatch.setattr(index_module, "LARGE_SEGMENT_CHUNKS", total // 2)
+    before = {e["name"] for e in read_manifest(tmp_path / "ix")["segments"]}
+    assert main(["optimize", str(tmp_path / "ix")]) == 0
+    out = capsys.readouterr().out
+    manifest = read_manifest(tmp_path / "ix")
+    live = {e["name"]: 0 for e in manifest["segments"]}
+    for d in manifest["documents"].values():
+        live[d["segment"]] += int(d["chunks"])
+    assert 2 <= len(live) < len(before), live
+    # each segment written is within the bound (a larger one is left alone)
+    assert all(n <= total // 2 for name, n in live.items() if name not in before)
+    assert not any(e.get("deleted") for e in manifest["segments"])
+    assert f"it now has {len(live)} segments" in out
+    assert _results(Retriever.load(tmp_path / "ix", embedder=embedder)) == _results(without)
+    # nothing left to do: every run is one segment without deletions
+    assert optimize(tmp_path / "ix", embedder=embedder).merged == 0
+
+
+def test_merged_postings_are_those_a_build_of_the_live_rows_gives() -> None:
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(40)]
+    lists = [[str(w) for w in rng.choice(words, size=int(rng.integers(0, 9)))]
+             for _ in range(300)]
+    cuts = [0, 120, 121, 300]  # a part of one row among them
+    parts = [Postings.build(lists[a:b]) for a, b in itertools.pairwise(cuts)]
+    keep = [rng.random(b - a) < 0.7 for a, b in itertools.pairwise(cuts)]
+    keep[1][:] = False  # a part wholly deleted: its words, if only there, are gone
+    merged = Postings.merge(parts, keep)
+    live = [t for t, k in zip(lists, np.concatenate(keep), strict=True) if k]
+    built = Postings.build(live)
+    assert merged.terms == built.terms
+    for name in ("indptr", "rows", "tf", "lengths"):
+        a, b = np.asarray(getattr(merged, name)), np.asarray(getattr(built, name))
+        assert a.dtype == b.dtype and np.array_equal(a, b), name

@@ -64,11 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("ids", nargs="+", metavar="DOC")
     rm.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
 
-    opt = sub.add_parser("optimize", help="merge an index's segments into one",
-                         description="Merge every segment of an index into one and drop the "
+    opt = sub.add_parser("optimize", help="merge an index's segments into few large ones",
+                         description="Merge the segments of an index into one (into several of "
+                         "up to 262,144 passages each, for a larger index) and drop the "
                          "passages of removed or changed reports for good. Nothing is embedded "
                          "again. Adding and removing reports merges small segments on its own; "
-                         "this is for after many changes.")
+                         "this is for after many changes, or after building a large index: "
+                         "large segments are searched faster.")
     opt.add_argument("index", nargs="?", default=DEFAULT_INDEX,
                      help="index directory (default: index)")
 
@@ -215,12 +217,16 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
     before = read_manifest(args.index)["counts"]
     rep = optimize(args.index, progress=True)
+    after = read_manifest(args.index)["counts"]
     if not rep.merged:
-        print(f"index {rep.index_dir} is one segment without deleted reports: nothing to do")
+        print(f"index {rep.index_dir} is already merged ({after['segments']} segment"
+              f"{'s' if after['segments'] != 1 else ''}, no deleted reports): nothing to do")
     else:
-        print(f"index {rep.index_dir}: {rep.merged} segments merged into one "
-              f"({before.get('deleted_documents', 0)} deleted reports dropped), {rep.chunks} "
-              f"chunks, in {rep.seconds:.1f}s")
+        dropped = before.get("deleted_documents", 0)
+        print(f"index {rep.index_dir}: {rep.merged} segment{'s' if rep.merged != 1 else ''} "
+              f"merged ({dropped} deleted report{'s' if dropped != 1 else ''} dropped); it now has "
+              f"{after['segments']} segment{'s' if after['segments'] != 1 else ''}, "
+              f"{rep.chunks} chunks; {rep.seconds:.1f}s")
     return 0
 
 

@@ -556,19 +556,13 @@ def _update(index_root: Path, docs: Sequence[Report], old: Index | None,
     commit(index_root, manifest)
     merged = 0
     if full and len(entries) > 1:
-        # A build's batches are merged at once, into segments of up to MAX_MERGE_CHUNKS
+        # A build's batches are merged at once, into segments of up to LARGE_SEGMENT_CHUNKS
         # passages: a search visits fewer segments, and no batch waits for its tier to fill.
-        group: list[str] = []
-        size = 0
-        for e in [*entries, None]:
-            if e is None or (group and size + int(e["chunks"]) > MAX_MERGE_CHUNKS):
-                if len(group) > 1:
-                    _merge(index_root, group)
-                    merged += len(group)
-                group, size = [], 0
-            if e is not None:
-                group.append(e["name"])
-                size += int(e["chunks"])
+        for group in _runs(entries, {e["name"]: int(e["chunks"]) for e in entries},
+                           LARGE_SEGMENT_CHUNKS):
+            if len(group) > 1:
+                _merge(index_root, group)
+                merged += len(group)
     merged += _merge_policy(index_root)
     return BuildReport(str(index_root), added=added, changed=changed, removed=removed,
                        unchanged=unchanged, kept=kept, skipped=skips, ignored=other,
@@ -587,6 +581,27 @@ MAX_MERGE_CHUNKS = 65_536
 #: Segments of one size tier (passages, in powers of this) are merged once there are this
 #: many, as a log-structured merge: a passage is rewritten about log(n) times in all.
 MERGE_FACTOR = 4
+#: A build merges its batches, and ``optimize`` an index's segments, into segments of up to
+#: this many passages (about 1.5 million sentences): larger segments search faster, since a
+#: large store's searcher reads a smaller share of its rows
+#: (:func:`~inspect_qa.stores.ann_visits`), but training the searcher of one takes minutes,
+#: which the automatic policy does not spend in the middle of an add. A merge of one held
+#: 2.7 GB at most (docs/benchmarks.md).
+LARGE_SEGMENT_CHUNKS = 4 * MAX_MERGE_CHUNKS
+
+
+def _runs(entries: Sequence[dict[str, Any]], live: dict[str, int], limit: int) -> list[list[str]]:
+    """The segments ``entries`` in order, in runs of at most ``limit`` live passages (a
+    segment larger than that alone)."""
+    runs: list[list[str]] = []
+    size = 0
+    for e in entries:
+        if not runs or size + live[e["name"]] > limit:
+            runs.append([])
+            size = 0
+        runs[-1].append(e["name"])
+        size += live[e["name"]]
+    return runs
 
 
 def _batches(docs: Sequence[Report]) -> list[list[Report]]:
@@ -673,9 +688,10 @@ def _merge(index_root: Path, names: list[str]) -> None:
 
 def optimize(index_dir: str | Path, *, embedder: Embedder | None = None,
              progress: bool = False) -> BuildReport:
-    """Merge every segment of the index at ``index_dir`` into one, dropping its deleted
-    documents for good (nothing is embedded again). An index already in one segment without
-    deletions is left as it is.
+    """Merge the segments of the index at ``index_dir``, in order, into as few as hold up to
+    :data:`LARGE_SEGMENT_CHUNKS` passages each (one, below a quarter of a million passages),
+    dropping its deleted documents for good (nothing is embedded again). A segment left alone
+    without deletions is not rewritten.
 
     Raises:
         IndexNotFound: no index there.
@@ -687,13 +703,26 @@ def optimize(index_dir: str | Path, *, embedder: Embedder | None = None,
     with build_lock(index_root):
         old = _load_for_change(index_root, embedder, settings)
         entries = old.manifest["segments"]
-        if len(entries) > 1 or any(e.get("deleted") for e in entries):
-            _merge(index_root, [e["name"] for e in entries])
-            merged = len(entries)
-        else:
-            merged = 0
-        return BuildReport(str(index_root), unchanged=tuple(sorted(old.documents)),
-                           chunks=int(old.manifest["counts"]["chunks"]),
+        deleted = {e["name"] for e in entries if e.get("deleted")}
+        runs = [r for r in _runs(entries, _segment_chunks(old.manifest), LARGE_SEGMENT_CHUNKS)
+                if len(r) > 1 or deleted.intersection(r)]
+        unchanged = tuple(sorted(old.documents))
+        chunks = int(old.manifest["counts"]["chunks"])
+        del old  # a merge reads only the segments it merges
+        merged = 0
+        bar = None
+        if progress and len(runs) > 1:  # minutes each at a million passages
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=sum(map(len, runs)), desc="merging", unit="segment")
+        for run in runs:
+            _merge(index_root, run)
+            merged += len(run)
+            if bar is not None:
+                bar.update(len(run))
+        if bar is not None:
+            bar.close()
+        return BuildReport(str(index_root), unchanged=unchanged, chunks=chunks,
                            seconds=time.perf_counter() - t0, rebuilt=bool(merged),
                            merged=merged)
 
