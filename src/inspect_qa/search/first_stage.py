@@ -110,9 +110,8 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
     """The candidates for ``question`` among the passages ``allowed`` (``None``: all).
 
     In a large index the BM25 lists are made on another thread while this one searches the
-    dense lists (the named reports' sentence list too goes to that thread, after BM25): both
-    spend their time outside the GIL (numba, FAISS), so on two cores a search takes about the
-    longer of the two instead of their sum."""
+    dense lists: both spend their time outside the GIL (numba, FAISS), so on two cores a search
+    takes about the longer of the two instead of their sum."""
     ix = corpus.index
     vector = feedback(ix, question.vector) if dense and question.vector is not None else None
     reference = reference_rows(corpus)
@@ -128,7 +127,7 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
     if named is not None:
         scopes.append(named)
 
-    # (store, scope, of sentences): the dense lists, the named reports' sentence list last
+    # (store, scope, of sentences): the dense lists
     dense_lists = [(ix.dense, passages, False) for passages, _ in scopes]
     dense_lists += [(ix.sentence_dense, sentences, True) for _, sentences in scopes]
     threaded = lexical and vector is not None
@@ -144,10 +143,6 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         for passages, sentences in scopes:
             found.append(_lexical_list(lc, passages))
             found.append(corpus.sentence_chunks[_lexical_list(sl, sentences)])
-        if threaded and named is not None:
-            # a named scope's sentence list, after BM25: a masked search costs about what the
-            # whole corpus's does, and so the two threads carry about equal work
-            found.append(dense_list(*dense_lists[-1]))
         return lc, sl, found
 
     found = [reference]
@@ -158,8 +153,9 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         except RuntimeError:  # the interpreter is shutting down: no new threads, made in turn
             job = None
     if vector is not None:
-        on_worker = 1 if threaded and named is not None else 0
-        for store, scope, of_sentences in dense_lists[: len(dense_lists) - on_worker]:
+        # all on this thread: with segments of up to 1.5 million sentences the dense lists
+        # take less time than BM25 (docs/benchmarks.md, run 8)
+        for store, scope, of_sentences in dense_lists:
             found.append(dense_list(store, scope, of_sentences))
     lc = sl = None
     if lexical:
