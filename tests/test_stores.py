@@ -227,6 +227,7 @@ def test_a_large_store_has_small_cells_and_reads_a_falling_share_of_them() -> No
     # the stores of a build's segments are searched as before: an eighth of their cells
     assert (ann_cells(64_500), ann_visits(512, 64_500)) == (512, 64)
     assert (ann_cells(387_230), ann_visits(1024, 387_230)) == (1024, 128)
+    assert (ann_cells(458_752), ann_visits(1024, 458_752)) == (1024, 128)  # 7 a passage
     # a store of 1.5 million rows (an optimized segment): cells of about 384 rows, and about
     # as many rows read as in a store a quarter its size, where an eighth would be 512 cells
     cells = ann_cells(1_548_920)

@@ -32,13 +32,16 @@ FLAT_MAX_ROWS = 32_768
 ANN_SUBVECTORS = 48
 ANN_NPROBE = 64
 ANN_CELL_SHARE = 8
-#: A store's cells hold this many rows each on average at most (so a store of millions of
-#: rows has many, small cells), and a search reads about ``ANN_SCAN_ROWS`` of them at most.
-#: Measured on 1.5 million sentences of near-duplicate copies (docs/benchmarks.md): 4,096
-#: cells, 128 visited, found more of the exact ten (0.966) than four stores of 1,024 cells
-#: with 128 visited each (0.953), in a quarter of the time.
+#: A large store's cells hold about this many rows each (so a store of millions of rows has
+#: many, small cells), and a search of a store of more than ``ANN_LARGE_ROWS`` rows reads
+#: about ``ANN_SCAN_ROWS`` of them at most. Measured on 1.5 million sentences of near-duplicate
+#: copies (docs/benchmarks.md): 4,096 cells, 128 visited, found more of the exact ten (0.966)
+#: than four stores of 1,024 cells with 128 visited each (0.953), in a quarter of the time.
+#: Up to ``ANN_LARGE_ROWS`` (the sentences of a 65,536-passage segment at 8 a passage), a
+#: store is built and searched as before that was measured.
 ANN_CELL_ROWS = 384
 ANN_SCAN_ROWS = 128 * ANN_CELL_ROWS
+ANN_LARGE_ROWS = 1 << 19
 #: An IVF-PQ search takes this many times the rows asked for by their codes, then keeps the
 #: best by their exact scores (from the stored vectors). At a million passages of near
 #: duplicates, the exact ten best are among the hundred a list brings 0.96 (passages) and 0.98
@@ -59,18 +62,22 @@ def _release(vectors: np.ndarray | Int8Rows) -> None:
 
 
 def ann_cells(n: int) -> int:
-    """IVF cells of a store of ``n`` rows: a power of two near ``2 sqrt(n)``, or near
-    ``n / ANN_CELL_ROWS`` when that is more (past about 600,000 rows), and at most ``n / 8``."""
+    """IVF cells of a store of ``n`` rows: the power of two nearest ``2 sqrt(n)``, or nearest
+    ``n / ANN_CELL_ROWS`` when that is more (cells of 270 to 540 rows; it makes more cells than
+    the first past about 1.1 million rows), and at most ``n / 8``."""
     target = max(2 * math.sqrt(n), n / ANN_CELL_ROWS, 64)
     return min(int(2 ** round(math.log2(target))), max(1, n // 8))
 
 
 def ann_visits(cells: int, n: int) -> int:
     """Cells a search visits in a store of ``cells`` cells and ``n`` rows: one in
-    :data:`ANN_CELL_SHARE`, but no more than it takes to read about :data:`ANN_SCAN_ROWS` rows,
-    and at least :data:`ANN_NPROBE` (all of them in a store of fewer)."""
-    reach = math.ceil(ANN_SCAN_ROWS * cells / max(n, 1))
-    return min(cells, max(ANN_NPROBE, min(cells // ANN_CELL_SHARE, reach)))
+    :data:`ANN_CELL_SHARE` (in a store of more than :data:`ANN_LARGE_ROWS` rows, no more than
+    it takes to read about :data:`ANN_SCAN_ROWS` rows), and at least :data:`ANN_NPROBE` (all of
+    them in a store of fewer)."""
+    share = cells // ANN_CELL_SHARE
+    if n > ANN_LARGE_ROWS:
+        share = min(share, math.ceil(ANN_SCAN_ROWS * cells / n))
+    return min(cells, max(ANN_NPROBE, share))
 
 
 class Int8Rows:
@@ -194,7 +201,7 @@ class DenseStore:
         for i in range(0, n, 65536):  # in blocks: the stored vectors stay float16 on disk
             ann.add(np.ascontiguousarray(vectors[i : i + 65536], dtype=np.float32))
             _release(vectors)  # read: its pages need not count in a build's memory
-        ann.nprobe = ann_visits(nlist, n)  # the default; a search says how many it visits
+        ann.nprobe = ANN_NPROBE  # a search says how many it visits (ann_visits)
         return ann
 
     def search(self, xq: np.ndarray, k: int,
