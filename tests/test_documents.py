@@ -148,3 +148,17 @@ def test_authorities_with_long_names(name: str) -> None:
     assert md["authority"] == name
     place = authority_names(name)[-1]
     assert place not in ("Council", "Trent", "Hull") and place in name
+
+
+def test_labels_in_markdown_emphasis_give_the_date_and_inspectors() -> None:
+    text = ("# Ofsted monitoring visit to Harrowfield children's services\n\n"
+            "**Date:** 12 March 2024\n"
+            "**Lead inspector:** Jane Smith\n"
+            "__Team inspectors__: **Amir Khan, Lucy Brown**\n\n"
+            "## Summary\n\nInspectors found that **caseloads** were manageable.\n")
+    md = extract_metadata(text)
+    assert md["date"] == "2024-03-12"
+    assert md["inspectors"] == ["Jane Smith", "Amir Khan", "Lucy Brown"]
+    assert md["title"] == "Ofsted monitoring visit to Harrowfield children's services"
+    dated = extract_metadata("# Inspection of Harrowfield\n\n*Inspection dates:* 3 to 14 June 2024\n")
+    assert dated["date"] == "2024-06-14"

@@ -353,12 +353,16 @@ def _iso(day: int | None, month: str, year: str) -> str:
 
 
 _DAY_MONTH_YEAR = rf"(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTHS})\s+(\d{{4}})"
+#: Markdown's emphasis around a label or its value ("**Date:** 3 June 2024").
+_EMPH = r"[*_]{0,2}"
 _PUBLISHED = re.compile(
-    rf"^\s*(?:(?:Report\s+)?published|Publication\s+date|Date\s+of\s+publication|Date\s+published"
-    rf"|Posted(?:\s+on)?|Date)"
-    rf"\s*[:\-–]?\s*(?:on\s+)?(?:{_DAY_NAMES})?{_DAY_MONTH_YEAR}\s*$", re.M | re.I)
+    rf"^\s*{_EMPH}(?:(?:Report\s+)?published|Publication\s+date|Date\s+of\s+publication"
+    rf"|Date\s+published|Posted(?:\s+on)?|Date)"
+    rf"{_EMPH}\s*[:\-–]?\s*{_EMPH}\s*(?:on\s+)?(?:{_DAY_NAMES})?{_DAY_MONTH_YEAR}\s*{_EMPH}\s*$",
+    re.M | re.I)
 _INSPECTION_DATES = re.compile(
-    r"^\s*(?:Inspection|Visit)\s+dates?\s*:?\s*(.{0,60}?\d{4})\s*$", re.M | re.I)
+    rf"^\s*{_EMPH}(?:Inspection|Visit)\s+dates?{_EMPH}\s*:?\s*{_EMPH}\s*(.{{0,60}}?\d{{4}})"
+    rf"\s*{_EMPH}\s*$", re.M | re.I)
 
 
 def _find_date(head: str) -> str | None:
@@ -438,8 +442,8 @@ def _title(text: str, kind: str) -> str | None:
 
 
 _LABELLED_INSPECTORS = re.compile(
-    r"^\s*(?:(?:Deputy\s+|Assistant\s+)?lead\s+|team\s+|social\s+care\s+)?inspectors?\s*:\s*(.+)$",
-    re.M | re.I)
+    rf"^\s*{_EMPH}(?:(?:Deputy\s+|Assistant\s+)?lead\s+|team\s+|social\s+care\s+)?"
+    rf"inspectors?{_EMPH}\s*:\s*{_EMPH}\s*(.+)$", re.M | re.I)
 
 
 def _inspectors(text: str) -> list[str]:
@@ -458,7 +462,7 @@ def _inspectors(text: str) -> list[str]:
         phrase = re.sub(r",?\s*Ofsted\s+Inspectors?", ";", phrase)
         names: list[str] = []
         for part in re.split(r";|,|\band\b", phrase):
-            name = part.strip(" .")
+            name = part.strip(" .*_")
             if (re.fullmatch(r"[A-Z][A-Za-z'’\-]+(?:\s+[A-Z][A-Za-z'’\-]+){1,3}", name)
                     and name not in names):  # a lead inspector is listed twice in some reports
                 names.append(name)
