@@ -235,6 +235,8 @@ def test_a_file_that_became_unreadable_keeps_its_indexed_version(mixed: Path, tm
     assert not rep.removed
     assert dict(rep.skipped)["000_f2ce1d9da8a51203.pdf"].endswith(
         "(the version indexed before is kept)")
+    assert "000_f2ce1d9da8a51203.pdf" not in rep.unchanged  # skipped, not read as it was
+    assert rep.stale == ("000_f2ce1d9da8a51203.pdf",)
     assert "000_f2ce1d9da8a51203.pdf" in load_index(ix).documents
 
 

@@ -160,10 +160,12 @@ def _max_bytes(args: argparse.Namespace) -> int | None:
 def _print_report(rep: Any) -> None:
     """What a build, an addition or a removal did, for people."""
     if not rep.rebuilt:
-        print(f"index {rep.index_dir} is up to date: {len(rep.unchanged) + len(rep.kept)} "
+        total = len(rep.unchanged) + len(rep.kept) + len(rep.stale)
+        print(f"index {rep.index_dir} is up to date: {total} "
               f"documents, {rep.chunks} chunks (nothing changed)")
     else:
-        total = len(rep.added) + len(rep.changed) + len(rep.unchanged) + len(rep.kept)
+        total = (len(rep.added) + len(rep.changed) + len(rep.unchanged) + len(rep.kept)
+                 + len(rep.stale))
         print(f"index {rep.index_dir}: {rep.chunks} chunks from {total} documents "
               f"in {rep.seconds:.1f}s")
     rows = (("added", rep.added), ("updated", rep.changed), ("removed", rep.removed),
@@ -188,7 +190,9 @@ def _print_report(rep: Any) -> None:
     if rep.rebuilt:
         print(f"  embedded  {rep.embedded_chunks:4} chunks")
     if rep.skipped:
-        print(f"  skipped   {len(rep.skipped):4}  (not indexed; --strict makes this an error)")
+        what = ("not read; --strict makes this an error" if rep.stale
+                else "not indexed; --strict makes this an error")
+        print(f"  skipped   {len(rep.skipped):4}  ({what})")
         for doc_id, reason in rep.skipped:
             print(f"    {doc_id}: {reason}")
     if rep.ignored:

@@ -104,6 +104,9 @@ class BuildReport:
     merged: int = 0
     #: Added or changed documents with no passage to search (too little text).
     empty: tuple[str, ...] = ()
+    #: Files that cannot be read now, whose version indexed before is kept (also in
+    #: ``skipped``, with the reason; not in ``unchanged``).
+    stale: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -355,6 +358,7 @@ def _build_from_scan(index_root: Path, corpus_root: Path, scan: Any, old: Index 
     if old is not None:
         docs += _indexed(old, scan.unchanged)
     skipped = list(scan.skipped)
+    stale: set[str] = set()
     if readable is not None:
         # A file indexed before that cannot be read now keeps its indexed version: a bad
         # download over a good one never loses the report.
@@ -363,6 +367,7 @@ def _build_from_scan(index_root: Path, corpus_root: Path, scan: Any, old: Index 
             if s.id in readable.documents and before.get("origin", "corpus") == "corpus":
                 docs.append(readable.documents[s.id])
                 skipped[k] = Skipped(s.id, f"{s.reason} (the version indexed before is kept)")
+                stale.add(s.id)
     in_folder = {d.id for d in docs}
     # Reports added from elsewhere stay, whatever the folder holds (and across a rebuild
     # for another pipeline or model: their text is in the old index).
@@ -382,7 +387,9 @@ def _build_from_scan(index_root: Path, corpus_root: Path, scan: Any, old: Index 
                      added_from={i: str(origins[i]["added_from"]) for i in kept
                                  if origins[i].get("added_from")},
                      kept=kept, corpus_root=corpus_root, tokens=tokens, dense=dense)
-    return replace(report, lost=lost) if lost else report
+    # a report kept from before is listed as skipped, with its reason, not as unchanged
+    unchanged = tuple(i for i in report.unchanged if i not in stale)
+    return replace(report, lost=lost, unchanged=unchanged, stale=tuple(sorted(stale)))
 
 
 class Indexed:
