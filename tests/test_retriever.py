@@ -153,19 +153,22 @@ def test_bm25_lists_made_on_another_thread_are_the_same(
         retriever: Retriever, monkeypatch: pytest.MonkeyPatch) -> None:
     """The large-index first stage makes its BM25 lists on a worker thread while it searches the
     dense lists: the same candidates and scores as made in turn on one thread."""
-    from concurrent.futures import Future
-
     import numpy as np
 
     from inspect_qa.search import first_stage
 
     monkeypatch.setattr(first_stage, "REFERENCE_ROWS", 2)  # the large-index path
 
+    class Later:  # the job is run, on this thread, when its result is asked for
+        def __init__(self, fn):
+            self.fn = fn
+
+        def result(self):
+            return self.fn()
+
     class InTurn:
         def submit(self, fn):
-            done: Future = Future()
-            done.set_result(fn())
-            return done
+            return Later(fn)
 
     questions = ["caseloads social workers assessment team", "adoption in Riverton",
                  "children fostering", "the second monitoring visit"]

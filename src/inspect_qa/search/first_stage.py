@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,15 +122,10 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         return FirstStage(reference, reference, True, vector, lc, sl)
     if allowed is None:
         allowed = corpus.live
-    scopes = [(Scope(mask=allowed), Scope(mask=_sentence_mask(corpus, allowed)))]
-    named = named_scopes(corpus, question, allowed)
-    if named is not None:
-        scopes.append(named)
-
-    # (store, scope, of sentences): the dense lists
-    dense_lists = [(ix.dense, passages, False) for passages, _ in scopes]
-    dense_lists += [(ix.sentence_dense, sentences, True) for _, sentences in scopes]
     threaded = lexical and vector is not None
+    # The scopes are made on this thread while the worker scores BM25, which needs them only
+    # to pick its lists (a named scope's masks over six million sentences take up to 14 ms).
+    scoped: Future[list[tuple[Scope, Scope]]] = Future()
 
     def dense_list(store: Any, scope: Scope, of_sentences: bool) -> np.ndarray:
         assert vector is not None
@@ -140,18 +135,31 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
     def lexical_lists() -> tuple[LexicalScores, LexicalScores, list[np.ndarray]]:
         lc, sl = lexical_scores(ix, question)
         found = []
-        for passages, sentences in scopes:
+        for passages, sentences in scoped.result():
             found.append(_lexical_list(lc, passages))
             found.append(corpus.sentence_chunks[_lexical_list(sl, sentences)])
         return lc, sl, found
 
-    found = [reference]
     job = None
     if threaded:
         try:
             job = _workers().submit(lexical_lists)
         except RuntimeError:  # the interpreter is shutting down: no new threads, made in turn
             job = None
+    try:
+        scopes = [(Scope(mask=allowed), Scope(mask=_sentence_mask(corpus, allowed)))]
+        named = named_scopes(corpus, question, allowed)
+        if named is not None:
+            scopes.append(named)
+    except BaseException as exc:
+        scoped.set_exception(exc)  # the worker waiting for them stops too
+        raise
+    scoped.set_result(scopes)
+
+    # (store, scope, of sentences): the dense lists
+    dense_lists = [(ix.dense, passages, False) for passages, _ in scopes]
+    dense_lists += [(ix.sentence_dense, sentences, True) for _, sentences in scopes]
+    found = [reference]
     if vector is not None:
         # all on this thread: with segments of up to 1.5 million sentences the dense lists
         # take less time than BM25 (docs/benchmarks.md, run 8)
