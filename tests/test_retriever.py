@@ -149,10 +149,10 @@ def test_a_question_whose_words_find_little_is_ranked_on_meaning(
     assert not np.allclose(ranked.scores, fusion.minmax(ranked.evidence.dense_chunk))
 
 
-def test_bm25_lists_made_on_another_thread_are_the_same(
+def test_lists_made_on_two_threads_are_the_same(
         retriever: Retriever, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The large-index first stage makes its BM25 lists on a worker thread while it searches the
-    dense lists: the same candidates and scores as made in turn on one thread."""
+    """The large-index first stage shares its lists' parts between this thread and a worker:
+    the same candidates and scores as made in turn on one thread."""
     import numpy as np
 
     from inspect_qa.search import first_stage
@@ -163,12 +163,15 @@ def test_bm25_lists_made_on_another_thread_are_the_same(
         def __init__(self, fn):
             self.fn = fn
 
+        def cancel(self):
+            return False
+
         def result(self):
             return self.fn()
 
     class InTurn:
-        def submit(self, fn):
-            return Later(fn)
+        def submit(self, fn, *args):
+            return Later(lambda: fn(*args))
 
     questions = ["caseloads social workers assessment team", "adoption in Riverton",
                  "children fostering", "the second monitoring visit"]
@@ -215,7 +218,7 @@ def test_a_search_after_the_workers_are_gone_is_made_in_turn(
     want = [p.chunk_id for p in retriever.search("caseloads social workers", k=3)]
 
     class ShutDown:
-        def submit(self, fn):
+        def submit(self, fn, *args):
             raise RuntimeError("cannot schedule new futures after interpreter shutdown")
 
     monkeypatch.setattr(first_stage, "_workers", ShutDown)
@@ -249,7 +252,8 @@ def test_the_reports_a_question_names_are_searched_row_by_row_as_with_a_mask(
     # the first round took the rows' path, the second the mask's
     rows = [all(scope.rows is not None and len(scope.rows) > 4 for scope in both)
             for both in scopes]
-    masks = [all(scope.rows is None and scope.mask is not None for scope in both)
+    masks = [both[0].rows is None and both[0].mask is not None  # passages: a mask
+             and both[1].rows is None and both[1].passages is not None  # sentences: theirs
              for both in scopes]
     assert rows == [True] * 4 + [False] * 4 and masks == [False] * 4 + [True] * 4
     for q in questions:

@@ -268,6 +268,8 @@ def test_a_question_scored_segment_by_segment_is_scored_as_one(names: list[str])
     for name in names:
         text = (SEEDS / name).read_text()
         texts += [text[i : i + 300] for i in range(0, len(text), 250)]
+    # a word more often than the table of small counts holds, in a row longer than a byte
+    texts.insert(len(texts) // 3, "children " * 20 + "social workers " * 150)
     lists = [tok(t) for t in texts]
     cut = [0, len(lists) // 4, len(lists) // 2, len(lists)]
     parts = [Postings.build(lists[a:b]) for a, b in itertools.pairwise(cut)]
@@ -276,7 +278,7 @@ def test_a_question_scored_segment_by_segment_is_scored_as_one(names: list[str])
     gone[1][:5] = True
     rng = np.random.default_rng(0)
     for store in (LexicalStore(parts), LexicalStore(parts, gone)):
-        for q in (*QUESTIONS, "social social workers", "nothing-like-this"):
+        for q in (*QUESTIONS, "social social workers", "children", "nothing-like-this"):
             whole, split = store.scores(q), store.question(q)
             assert len(split) == len(whole) and split.max() == whole.max(initial=0.0)
             rows = rng.permutation(len(whole))
@@ -445,6 +447,10 @@ def test_a_damaged_postings_row_is_index_corrupt_not_a_stray_write() -> None:
     with pytest.raises(IndexCorrupt, match="inspect-qa check"):
         LexicalStore([bad]).question("social care")
     assert LexicalStore([good]).question("social care").max() > 0
+    lengths = np.array(good.lengths, copy=True)
+    lengths[1] = -1  # a row's length reads the norms' table: one before it is refused
+    with pytest.raises(IndexCorrupt, match="inspect-qa check"):
+        LexicalStore([Postings(good.terms, good.indptr, good.rows, good.tf, lengths)])
 
 
 def test_adding_another_file_of_an_added_reports_name_is_refused(
@@ -527,3 +533,91 @@ def test_merged_postings_are_those_a_build_of_the_live_rows_gives() -> None:
     for name in ("indptr", "rows", "tf", "lengths"):
         a, b = np.asarray(getattr(merged, name)), np.asarray(getattr(built, name))
         assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
+        tmp_path: Path, embedder, names: list[str], monkeypatch) -> None:
+    """A large index's first stage makes its lists a segment at a time, the parts shared by
+    two threads: its candidates and BM25 scores are those of each list made over the whole
+    index (a deleted report's rows left out; the reports a question names by their rows, in
+    pieces, or by a mask)."""
+    from inspect_qa import index as index_module
+    from inspect_qa.search import first_stage
+
+    monkeypatch.setattr(index_module, "MERGE_FACTOR", 100)  # the segments stay apart
+    build_index(_seeds(tmp_path / "some", names[:3]), tmp_path / "ix", embedder=embedder)
+    for name in names[3:]:
+        add_documents(tmp_path / "ix", [SEEDS / name], embedder=embedder)
+    # the first segment's smallest report: a deletion marker, not a rewrite
+    remove_documents(tmp_path / "ix", [min(names[:3], key=lambda n: (SEEDS / n).stat().st_size)],
+                     embedder=embedder)
+    r = Retriever.load(tmp_path / "ix", embedder=embedder)
+    ix, corpus = r.index, r.corpus
+    assert len(ix.segments) >= 3 and corpus.live is not None
+    monkeypatch.setattr(first_stage, "REFERENCE_ROWS", 2)  # the large-index path
+    monkeypatch.setattr(first_stage, "DEPTH", 6)  # lists shorter than a segment
+    monkeypatch.setattr(first_stage, "PIECE_ROWS", 9)  # a named report's rows in pieces
+    monkeypatch.setattr(corpus, "_once", {})  # the sample drawn again: 2 rows
+    depth = first_stage.DEPTH
+
+    def dense(store, vector, mask):
+        _, rows = store.search(vector.reshape(1, -1), depth, mask)
+        return rows[0][rows[0] >= 0]
+
+    questions = ["the May 2018 letter on adoption", "supervision in the sixth monitoring visit",
+                 "caseloads in the first monitoring visit", "agency staff turnover"]
+    named = 0
+    for exact_rows, share in ((first_stage.EXACT_ROWS, 0.5), (0, 0.0)):
+        monkeypatch.setattr(first_stage, "EXACT_ROWS", exact_rows)
+        monkeypatch.setattr(first_stage, "EXACT_SHARE", share)
+        for q in questions:
+            question = r.analyser.analyse(q, True)
+            got = first_stage.run(corpus, question, None, dense=True, lexical=True)
+            lc, sl = first_stage.lexical_scores(ix, question)
+            masks = [corpus.live]
+            if question.hints:
+                reports = corpus.hint_scores(question.hints) > 0
+                masks.append(reports[corpus.chunk_documents] & corpus.live)
+                named += 1
+            want = [first_stage.reference_rows(corpus)]
+            for mask in masks:
+                sentences = mask[corpus.sentence_chunks]
+                want += [dense(ix.dense, question.vector, mask), lc.top(depth, mask),
+                         corpus.sentence_chunks[dense(ix.sentence_dense, question.vector,
+                                                      sentences)],
+                         corpus.sentence_chunks[sl.top(depth, sentences)]]
+            np.testing.assert_array_equal(got.rows, np.unique(np.concatenate(want)))
+            assert got.lexical_chunk is not None and got.lexical_sentence is not None
+            for a, b in ((got.lexical_chunk, lc), (got.lexical_sentence, sl)):
+                for x, y in zip(a.parts, b.parts, strict=True):
+                    np.testing.assert_array_equal(x, y)
+    assert named >= 4  # questions naming reports, both ways
+
+
+def test_a_failing_part_of_shared_work_is_raised_and_stops_the_rest() -> None:
+    from inspect_qa.search.first_stage import OWN, WORKER, _Shared
+
+    ran: list[int] = []
+
+    def part(i: int):
+        def task() -> None:
+            if i == 3:
+                raise ValueError("a damaged segment")
+            ran.append(i)
+        return task
+
+    work = _Shared()
+    work.add([part(i) for i in range(3)], WORKER)
+    work.start()
+    work.add([part(i) for i in range(3, 40)], OWN)
+    with pytest.raises(ValueError, match="damaged segment"):
+        work.finish()
+    assert len(ran) < 39  # the parts after the failure were not all run
+    # work shared without failure runs every part once
+    ran.clear()
+    work = _Shared()
+    work.add([part(i) for i in range(4, 30)], WORKER)
+    work.start()
+    work.add([part(i) for i in range(30, 60)], OWN)
+    work.finish()
+    assert sorted(ran) == list(range(4, 60))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -120,6 +121,17 @@ class Stacked:
         return out
 
 
+@dataclass(frozen=True)
+class PartFound:
+    """One segment's candidates in a :class:`SegmentedDense` search: scores (``-inf`` where
+    none) and rows of the whole index (-1 where none), an array per query row; ``approximate``
+    when the scores are its searcher's estimates, still to be refined."""
+
+    approximate: bool
+    scores: np.ndarray
+    rows: np.ndarray
+
+
 class SegmentedDense:
     """Dense search over several segments' stores: each searched (with its part of the
     allowed rows), the best ``k`` of all kept. Each segment's store is exact or IVF-PQ by its
@@ -139,27 +151,39 @@ class SegmentedDense:
 
     def search(self, xq: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        scores, rows = [], []
-        rough, rough_rows = [], []
-        for i, part in enumerate(self.parts):
-            a, b = self.bounds[i], self.bounds[i + 1]
-            mask = None if allowed is None else allowed[a:b]
-            if mask is not None and not mask.any():
-                continue
-            if mask is not None and mask.all():
-                mask = None  # the same rows, searched without checking each against a bitmap
-            if part.approximate_search:
-                D, I = part.approximate(xq, min(k, len(part) if mask is None  # noqa: E741
-                                                else int(mask.sum())), mask)
-                rough.append(np.where(I >= 0, D, -np.inf))
-                rough_rows.append(np.where(I >= 0, I + a, -1))
-            else:
-                D, I = part.search(xq, k, mask)  # noqa: E741
-                scores.append(np.where(I >= 0, D, -np.inf))
-                rows.append(np.where(I >= 0, I + a, -1))
+        found = [self.search_part(i, xq, k, None if allowed is None
+                                  else allowed[self.bounds[i] : self.bounds[i + 1]])
+                 for i in range(len(self.parts))]
+        return self.combine(xq, k, found)
+
+    def search_part(self, i: int, xq: np.ndarray, k: int, mask: np.ndarray | None
+                    ) -> PartFound | None:
+        """Segment ``i``'s part of :meth:`search` among its rows ``mask`` allows (``None``:
+        all): its candidates, numbered as the whole index's rows (``None`` when the mask
+        allows none). The parts are independent: they can be searched on different threads,
+        then combined (:meth:`combine`)."""
+        part, a = self.parts[i], int(self.bounds[i])
+        if mask is not None and not mask.any():
+            return None
+        if mask is not None and mask.all():
+            mask = None  # the same rows, searched without checking each against a bitmap
+        if part.approximate_search:
+            D, I = part.approximate(xq, min(k, len(part) if mask is None  # noqa: E741
+                                            else int(mask.sum())), mask)
+            return PartFound(True, np.where(I >= 0, D, -np.inf), np.where(I >= 0, I + a, -1))
+        D, I = part.search(xq, k, mask)  # noqa: E741
+        return PartFound(False, np.where(I >= 0, D, -np.inf), np.where(I >= 0, I + a, -1))
+
+    def combine(self, xq: np.ndarray, k: int, found: Sequence[PartFound | None]
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` of the parts' candidates ``found`` (:meth:`search_part`): those of
+        approximate searchers refined together by exact score (:meth:`_refine`)."""
+        rough = [f for f in found if f is not None and f.approximate]
+        scores = [f.scores for f in found if f is not None and not f.approximate]
+        rows = [f.rows for f in found if f is not None and not f.approximate]
         if rough:
-            D, I = self._refine(xq, np.concatenate(rough, axis=1),  # noqa: E741
-                                np.concatenate(rough_rows, axis=1), k,
+            D, I = self._refine(xq, np.concatenate([f.scores for f in rough], axis=1),  # noqa: E741
+                                np.concatenate([f.rows for f in rough], axis=1), k,
                                 min(ACROSS_REFINE, ANN_REFINE * len(rough)))
             scores.append(D)
             rows.append(I)

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..lexical import LexicalScores
+from ..segments import SegmentedDense
 from ..storage import Index
 from . import analysis
 from .analysis import Question
@@ -41,6 +44,8 @@ REFERENCE_ROWS = 1024
 #: (sentences); scoring each row 0.28 (float16 passages) and 0.075 us (int8 sentences).
 EXACT_ROWS = 16_384
 EXACT_SHARE = 1 / 32
+#: Those rows are scored in pieces of at most this many (tasks the two threads share).
+PIECE_ROWS = 32_768
 
 
 @dataclass(frozen=True)
@@ -81,17 +86,30 @@ def lexical_scores(index: Index, question: Question) -> tuple[LexicalScores, Lex
     its everyday words, when expansion is on)."""
     lc = index.lexical.question(question.text)
     sl = index.sentence_lexical.question(question.text)
-    extra = list(question.expansion) if analysis.EXPANSION_WEIGHT else []
+    words = " ".join(_expansion(question))
+    return _expanded(index, question, lc, sl, lambda: (index.lexical.question(words),
+                                                       index.sentence_lexical.question(words)))
+
+
+def _expansion(question: Question) -> list[str]:
+    """The report's terms for the question's everyday words, when expansion is on."""
+    return list(question.expansion) if analysis.EXPANSION_WEIGHT else []
+
+
+def _expanded(index: Index, question: Question, lc: LexicalScores, sl: LexicalScores,
+              more: Callable[[], tuple[LexicalScores, LexicalScores]]
+              ) -> tuple[LexicalScores, LexicalScores]:
+    """``lc`` and ``sl`` with the BM25 of the expansion's terms (``more()``) added, when the
+    question has such terms and its own words find little."""
+    if not _expansion(question):
+        return lc, sl
     # Only a question whose own words find little is helped by the report's terms; one that
     # finds its words is only diluted by them.
-    if (extra and analysis.EXPAND_BELOW < 1.0
+    if (analysis.EXPAND_BELOW < 1.0
             and lc.max() / index.lexical.ceiling(question.text) >= analysis.EXPAND_BELOW):
-        extra = []
-    if extra:
-        words = " ".join(extra)
-        lc = lc.plus(index.lexical.question(words), analysis.EXPANSION_WEIGHT)
-        sl = sl.plus(index.sentence_lexical.question(words), analysis.EXPANSION_WEIGHT)
-    return lc, sl
+        return lc, sl
+    mc, ms = more()
+    return (lc.plus(mc, analysis.EXPANSION_WEIGHT), sl.plus(ms, analysis.EXPANSION_WEIGHT))
 
 
 def feedback(index: Index, vector: np.ndarray) -> np.ndarray:
@@ -109,9 +127,11 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         lexical: bool) -> FirstStage:
     """The candidates for ``question`` among the passages ``allowed`` (``None``: all).
 
-    In a large index the BM25 lists are made on another thread while this one searches the
-    dense lists: both spend their time outside the GIL (numba, FAISS), so on two cores a search
-    takes about the longer of the two instead of their sum."""
+    In a large index each list is made a segment at a time, and the segments' parts are
+    shared out between this thread and a worker (:class:`_Shared`). The parts spend their
+    time outside the GIL (numba, FAISS), so on two cores the lists take about half the sum of
+    their parts, whichever kind is the longer. In two rounds: every segment's BM25 scores and
+    dense candidates; then the lists, which need all of a kind's parts."""
     ix = corpus.index
     vector = feedback(ix, question.vector) if dense and question.vector is not None else None
     reference = reference_rows(corpus)
@@ -122,54 +142,45 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         return FirstStage(reference, reference, True, vector, lc, sl)
     if allowed is None:
         allowed = corpus.live
-    threaded = lexical and vector is not None
-    # The scopes are made on this thread while the worker scores BM25, which needs them only
-    # to pick its lists (a named scope's masks over six million sentences take up to 14 ms).
-    scoped: Future[list[tuple[Scope, Scope]]] = Future()
 
-    def dense_list(store: Any, scope: Scope, of_sentences: bool) -> np.ndarray:
-        assert vector is not None
-        rows = _dense_list(store, vector, scope)
-        return corpus.sentence_chunks[rows] if of_sentences else rows
-
-    def lexical_lists() -> tuple[LexicalScores, LexicalScores, list[np.ndarray]]:
-        lc, sl = lexical_scores(ix, question)
-        found = []
-        for passages, sentences in scoped.result():
-            found.append(_lexical_list(lc, passages))
-            found.append(corpus.sentence_chunks[_lexical_list(sl, sentences)])
-        return lc, sl, found
-
-    job = None
-    if threaded:
-        try:
-            job = _workers().submit(lexical_lists)
-        except RuntimeError:  # the interpreter is shutting down: no new threads, made in turn
-            job = None
+    # Round one. BM25 needs no scope: its parts are taken while this thread makes the scopes
+    # (a named report's over millions of sentences takes milliseconds).
+    bm25 = _Bm25(ix, question) if lexical else None
+    work = _Shared()
+    if bm25 is not None:
+        work.add(bm25.tasks(), WORKER)
+    work.start()
     try:
-        scopes = [(Scope(mask=allowed), Scope(mask=_sentence_mask(corpus, allowed)))]
+        scopes = [(Scope(mask=allowed),
+                   Scope(mask=_sentence_mask(corpus, allowed)) if allowed is corpus.live
+                   else Scope(passages=allowed))]
         named = named_scopes(corpus, question, allowed)
         if named is not None:
             scopes.append(named)
-    except BaseException as exc:
-        scoped.set_exception(exc)  # the worker waiting for them stops too
+        dense_lists = [] if vector is None else [
+            _DenseList(store, both[kind], vector, corpus, bool(kind))
+            for kind, store in ((1, ix.sentence_dense), (0, ix.dense)) for both in scopes]
+        work.add((task for _, task in sorted(
+            (t for d in dense_lists for t in d.tasks()), key=lambda t: -t[0])), OWN)
+    except BaseException:
+        work.abandon()
         raise
-    scoped.set_result(scopes)
+    work.finish()
 
-    # (store, scope, of sentences): the dense lists
-    dense_lists = [(ix.dense, passages, False) for passages, _ in scopes]
-    dense_lists += [(ix.sentence_dense, sentences, True) for _, sentences in scopes]
-    found = [reference]
-    if vector is not None:
-        # all on this thread: with segments of up to 1.5 million sentences the dense lists
-        # take less time than BM25 (docs/benchmarks.md, run 8)
-        for store, scope, of_sentences in dense_lists:
-            found.append(dense_list(store, scope, of_sentences))
+    # Round two: the lists.
     lc = sl = None
-    if lexical:
-        lc, sl, lexical_found = job.result() if job is not None else lexical_lists()
-        found.extend(lexical_found)
-    rows = np.unique(np.concatenate(found).astype(np.int64))
+    lists: list[_DenseList | _LexicalList] = list(dense_lists)
+    if bm25 is not None:
+        lc, sl = bm25.scores()
+        lists += [_LexicalList(scores, both[kind], corpus, bool(kind))
+                  for kind, scores in ((1, sl), (0, lc)) for both in scopes]
+    work = _Shared()
+    for each in lists:
+        work.add(each.last_tasks(), OWN if isinstance(each, _DenseList) else WORKER)
+    work.start()
+    work.finish()
+    rows = np.unique(np.concatenate([reference] + [each.passages() for each in lists])
+                     .astype(np.int64))
     return FirstStage(rows, reference, False, vector, lc, sl)
 
 
@@ -177,10 +188,24 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
 class Scope:
     """The rows one list is made from: those a boolean ``mask`` over every row allows (``None``:
     all), searched as the whole corpus is; or, when they are few, the ``rows`` themselves
-    (ascending), each scored."""
+    (ascending), each scored. A scope of sentences may instead name the ``passages`` (a mask
+    over them) whose sentences it allows: its mask is made a segment at a time, as the lists
+    read it (:meth:`part`)."""
 
     mask: np.ndarray | None = None
     rows: np.ndarray | None = None
+    passages: np.ndarray | None = None
+    _parts: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False,
+                                                      repr=False)
+
+    def part(self, corpus: Corpus, a: int, b: int) -> np.ndarray | None:
+        """The mask of rows ``a:b`` (``None``: all of them)."""
+        if self.passages is None:
+            return None if self.mask is None else self.mask[a:b]
+        got = self._parts.get((a, b))
+        if got is None:  # two threads may both make it: the same array, kept once
+            got = self._parts[a, b] = self.passages[corpus.sentence_chunks[a:b]]
+        return got
 
 
 def exact_limit(rows: int) -> int:
@@ -206,23 +231,140 @@ def named_scopes(corpus: Corpus, question: Question, allowed: np.ndarray | None
     sentence_count = int((corpus.sentence_ends[rows] - corpus.sentence_starts[rows]).sum())
     sentences = (Scope(rows=corpus.sentences_of(rows)[0])
                  if sentence_count <= exact_limit(len(corpus.sentence_chunks))
-                 else Scope(mask=in_named[corpus.sentence_chunks]))
+                 else Scope(passages=in_named))
     return passages, sentences
 
 
-def _dense_list(store: Any, vector: np.ndarray, scope: Scope) -> np.ndarray:
-    """The :data:`DEPTH` rows of ``scope`` nearest ``vector``."""
-    if scope.rows is not None:
-        return _best(store.score(vector, scope.rows), scope.rows)
-    _, rows = store.search(vector.reshape(1, -1), DEPTH, scope.mask)
-    return rows[0][rows[0] >= 0].astype(np.int64)
+Task = Callable[[], None]
 
 
-def _lexical_list(scores: LexicalScores, scope: Scope) -> np.ndarray:
-    """The :data:`DEPTH` rows of ``scope`` with the best positive BM25 ``scores``."""
-    if scope.rows is not None:
-        return _best(scores[scope.rows], scope.rows, positive=True)
-    return scores.top(DEPTH, scope.mask)
+class _Bm25:
+    """BM25 of every passage and every sentence for a question, scored a segment at a time."""
+
+    def __init__(self, index: Index, question: Question):
+        self.index, self.question = index, question
+        self.stores = (index.lexical, index.sentence_lexical)
+        words = [question.text]
+        if _expansion(question):
+            words.append(" ".join(_expansion(question)))
+        self.words = [[store.words(w) for store in self.stores] for w in words]
+        self.scored: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def tasks(self) -> list[Task]:
+        """One task a segment, for each kind of row and each set of words; sentences (the
+        most rows) first, and the largest segments."""
+        return [self._task(w, kind, k) for kind in (1, 0)
+                for k in _largest_first(self.stores[kind].bounds)
+                for w in range(len(self.words))]
+
+    def _task(self, w: int, kind: int, k: int) -> Task:
+        def task() -> None:
+            self.scored[w, kind, k] = self.stores[kind].part_scores(k, self.words[w][kind])
+        return task
+
+    def _scores(self, w: int) -> tuple[LexicalScores, LexicalScores]:
+        lc, sl = (LexicalScores([self.scored[w, kind, k] for k in range(len(store.parts))],
+                                store.bounds) for kind, store in enumerate(self.stores))
+        return lc, sl
+
+    def scores(self) -> tuple[LexicalScores, LexicalScores]:
+        """The passages' and the sentences' scores (once every task is done): what
+        :func:`lexical_scores` gives."""
+        lc, sl = self._scores(0)
+        return _expanded(self.index, self.question, lc, sl, lambda: self._scores(1))
+
+
+class _DenseList:
+    """The :data:`DEPTH` rows of ``scope`` nearest ``vector`` in ``store`` (of sentences when
+    ``of_sentences``; their passages are the candidates): each segment searched in a task,
+    then the best of all."""
+
+    def __init__(self, store: Any, scope: Scope, vector: np.ndarray, corpus: Corpus,
+                 of_sentences: bool):
+        self.store, self.scope, self.vector, self.corpus = store, scope, vector, corpus
+        self.of_sentences = of_sentences
+        self.found: list[Any] = []
+        self.pieces: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rows = np.zeros(0, np.int64)
+
+    def tasks(self) -> list[tuple[int, Task]]:
+        """(rows, task): a task for each segment, or for each piece of a scope's rows."""
+        xq = self.vector.reshape(1, -1)
+        scope = self.scope
+        if scope.rows is not None:
+            def piece(rows: np.ndarray) -> Task:
+                def task() -> None:
+                    self.pieces.append(_top(self.store.score(self.vector, rows), rows))
+                return task
+            count = max(1, -(-len(scope.rows) // PIECE_ROWS))
+            return [(len(rows), piece(rows)) for rows in np.array_split(scope.rows, count)]
+        if not isinstance(self.store, SegmentedDense):
+            def whole() -> None:
+                _, found = self.store.search(xq, DEPTH, scope.part(self.corpus, 0,
+                                                                  len(self.store)))
+                self.rows = found[0][found[0] >= 0].astype(np.int64)
+            return [(len(self.store), whole)]
+        bounds = self.store.bounds
+        self.found = [None] * len(self.store.parts)
+
+        def part(k: int) -> Task:
+            def task() -> None:
+                mask = scope.part(self.corpus, int(bounds[k]), int(bounds[k + 1]))
+                self.found[k] = self.store.search_part(k, xq, DEPTH, mask)
+            return task
+        return [(int(bounds[k + 1] - bounds[k]), part(k)) for k in _largest_first(bounds)]
+
+    def last_tasks(self) -> list[Task]:
+        """The segments' candidates made one list (once :meth:`tasks` are done)."""
+        if not self.found:
+            return []
+
+        def combine() -> None:
+            _, found = self.store.combine(self.vector.reshape(1, -1), DEPTH, self.found)
+            self.rows = found[0][found[0] >= 0].astype(np.int64)
+        return [combine]
+
+    def passages(self) -> np.ndarray:
+        if self.pieces:  # the best of the pieces' best
+            self.rows = _top(np.concatenate([s for _, s in self.pieces]),
+                             np.concatenate([r for r, _ in self.pieces]))[0]
+        return self.corpus.sentence_chunks[self.rows] if self.of_sentences else self.rows
+
+
+class _LexicalList:
+    """The :data:`DEPTH` rows of ``scope`` with the best positive BM25 ``scores``: each
+    segment's best in a task (or, for a scope's rows, their scores), then the best of all."""
+
+    def __init__(self, scores: LexicalScores, scope: Scope, corpus: Corpus, of_sentences: bool):
+        self.scores, self.scope, self.corpus = scores, scope, corpus
+        self.of_sentences = of_sentences
+        self.found: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rows: np.ndarray | None = None
+
+    def last_tasks(self) -> list[Task]:
+        scores, scope = self.scores, self.scope
+        if scope.rows is not None:
+            rows = scope.rows
+
+            def scored() -> None:
+                self.rows = _best(scores[rows], rows, positive=True)
+            return [scored]
+
+        def part(k: int) -> Task:
+            def task() -> None:
+                mask = scope.part(self.corpus, int(scores.bounds[k]), int(scores.bounds[k + 1]))
+                self.found.append(scores.part_top(k, DEPTH, mask))
+            return task
+        return [part(k) for k in _largest_first(scores.bounds)]
+
+    def passages(self) -> np.ndarray:
+        rows = self.rows if self.rows is not None else LexicalScores.best_of(self.found, DEPTH)
+        return self.corpus.sentence_chunks[rows] if self.of_sentences else rows
+
+
+def _largest_first(bounds: np.ndarray) -> list[int]:
+    """The segments of ``bounds`` (each's first row, and one past the last), largest first."""
+    return np.argsort(-np.diff(bounds), kind="stable").tolist()
 
 
 def _sentence_mask(corpus: Corpus, mask: np.ndarray | None) -> np.ndarray | None:
@@ -237,10 +379,98 @@ def _sentence_mask(corpus: Corpus, mask: np.ndarray | None) -> np.ndarray | None
 def _best(scores: np.ndarray, rows: np.ndarray, positive: bool = False) -> np.ndarray:
     """The :data:`DEPTH` of ``rows`` with the best ``scores`` (only positive ones when
     ``positive``); of equal scores, the first rows."""
-    order = np.lexsort((rows, -scores))[:DEPTH]
+    return _top(scores, rows, positive)[0]
+
+
+def _top(scores: np.ndarray, rows: np.ndarray, positive: bool = False
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_best`'s rows, best first, and their scores. Only the rows scoring at least the
+    :data:`DEPTH`-th best are sorted."""
     if positive:
-        order = order[scores[order] > 0]
-    return rows[order]
+        keep = scores > 0
+        scores, rows = scores[keep], rows[keep]
+    if len(scores) > DEPTH:
+        keep = scores >= np.partition(scores, len(scores) - DEPTH)[len(scores) - DEPTH]
+        scores, rows = scores[keep], rows[keep]
+    order = np.lexsort((rows, -scores))[:DEPTH]
+    return rows[order], scores[order]
+
+
+#: The lanes of :class:`_Shared`: the worker's (BM25's parts), and this thread's (dense).
+WORKER, OWN = 0, 1
+
+
+class _Shared:
+    """Tasks run once each, by this thread and a worker (:func:`_workers`). Each takes the
+    next task of its own lane (add the longest first), then, when its lane is empty, the last
+    of the other's. Tasks may be added until :meth:`finish`; the worker waits for them.
+
+    The lanes keep the kinds apart while both have work: two BM25 parts at once each took
+    more than twice as long as one alone (both write scores all over arrays of millions of
+    rows), where a BM25 part beside a dense one takes about as long as alone."""
+
+    def __init__(self) -> None:
+        self._lanes: tuple[deque[Task], deque[Task]] = (deque(), deque())
+        self._sealed = self._stopped = False
+        self._ready = threading.Condition()
+        self._helper: Future[None] | None = None
+
+    def add(self, tasks: Iterable[Task], lane: int) -> None:
+        with self._ready:
+            self._lanes[lane].extend(tasks)
+            self._ready.notify_all()
+
+    def start(self) -> None:
+        """A worker starts taking tasks (none when the interpreter is shutting down: this
+        thread then runs them all)."""
+        try:
+            self._helper = _workers().submit(self._run, WORKER)
+        except RuntimeError:
+            self._helper = None
+
+    def finish(self) -> None:
+        """No more tasks are added: this thread takes them too until none is left, then waits
+        for the worker's last. A task's exception is raised here."""
+        with self._ready:
+            self._sealed = True
+            self._ready.notify_all()
+        try:
+            self._run(OWN)
+        except BaseException:
+            self.abandon()
+            raise
+        if self._helper is not None and not self._helper.cancel():
+            self._helper.result()
+
+    def abandon(self) -> None:
+        """No task is started any more; returns once the worker has stopped."""
+        self._stop()
+        if self._helper is not None and not self._helper.cancel():
+            wait([self._helper])
+
+    def _stop(self) -> None:
+        with self._ready:
+            self._stopped = True
+            self._ready.notify_all()
+
+    def _take(self, lane: int) -> Task | None:
+        own, other = self._lanes[lane], self._lanes[1 - lane]
+        with self._ready:
+            while not self._stopped and not self._sealed and not own and not other:
+                self._ready.wait()
+            if self._stopped:
+                return None
+            if own:
+                return own.popleft()
+            return other.pop() if other else None
+
+    def _run(self, lane: int) -> None:
+        while (task := self._take(lane)) is not None:
+            try:
+                task()
+            except BaseException:
+                self._stop()
+                raise
 
 
 _pool: ThreadPoolExecutor | None = None
