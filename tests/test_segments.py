@@ -539,8 +539,8 @@ def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
         tmp_path: Path, embedder, names: list[str], monkeypatch) -> None:
     """A large index's first stage makes its lists a segment at a time, the parts shared by
     two threads: its candidates and BM25 scores are those of each list made over the whole
-    index (a deleted report's rows left out; the reports a question names by their rows, in
-    pieces, or by a mask)."""
+    index (a deleted report's rows left out; a filter's; the reports a question names by
+    their rows, in pieces, or by a mask)."""
     from inspect_qa import index as index_module
     from inspect_qa.search import first_stage
 
@@ -567,17 +567,21 @@ def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
     questions = ["the May 2018 letter on adoption", "supervision in the sixth monitoring visit",
                  "caseloads in the first monitoring visit", "agency staff turnover"]
     named = 0
+    first = corpus.document_ids[corpus.chunk_documents[corpus.live_rows[0]]]
+    some = corpus.mask(set(corpus.document_ids) - {first})  # a filter: a live report left out
+    assert some is not None and not some[corpus.live].all()
     for exact_rows, share in ((first_stage.EXACT_ROWS, 0.5), (0, 0.0)):
         monkeypatch.setattr(first_stage, "EXACT_ROWS", exact_rows)
         monkeypatch.setattr(first_stage, "EXACT_SHARE", share)
-        for q in questions:
+        for q, allowed in itertools.product(questions, (None, some & corpus.live)):
             question = r.analyser.analyse(q, True)
-            got = first_stage.run(corpus, question, None, dense=True, lexical=True)
+            got = first_stage.run(corpus, question, allowed, dense=True, lexical=True)
             lc, sl = first_stage.lexical_scores(ix, question)
-            masks = [corpus.live]
+            scope = corpus.live if allowed is None else allowed
+            masks = [scope]
             if question.hints:
                 reports = corpus.hint_scores(question.hints) > 0
-                masks.append(reports[corpus.chunk_documents] & corpus.live)
+                masks.append(reports[corpus.chunk_documents] & scope)
                 named += 1
             want = [first_stage.reference_rows(corpus)]
             for mask in masks:
@@ -591,33 +595,93 @@ def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
             for a, b in ((got.lexical_chunk, lc), (got.lexical_sentence, sl)):
                 for x, y in zip(a.parts, b.parts, strict=True):
                     np.testing.assert_array_equal(x, y)
-    assert named >= 4  # questions naming reports, both ways
+    assert named >= 8  # questions naming reports, both ways, with and without the filter
 
 
-def test_a_failing_part_of_shared_work_is_raised_and_stops_the_rest() -> None:
+def test_a_failing_part_of_shared_work_is_raised_and_stops_the_rest(monkeypatch) -> None:
+    import threading
+
+    from inspect_qa.search import first_stage
     from inspect_qa.search.first_stage import OWN, WORKER, _Shared
 
     ran: list[int] = []
+    failed = threading.Event()
 
     def part(i: int):
         def task() -> None:
-            if i == 3:
+            if i == 0:
+                failed.set()
                 raise ValueError("a damaged segment")
             ran.append(i)
         return task
 
+    # the worker's part fails while this thread waits in its own: raised here all the same
     work = _Shared()
-    work.add([part(i) for i in range(3)], WORKER)
+    work.add([part(0)], WORKER)
     work.start()
-    work.add([part(i) for i in range(3, 40)], OWN)
+    work.add([lambda: failed.wait(10)] + [part(i) for i in range(1, 20)], OWN)
     with pytest.raises(ValueError, match="damaged segment"):
         work.finish()
-    assert len(ran) < 39  # the parts after the failure were not all run
-    # work shared without failure runs every part once
-    ran.clear()
+    assert failed.is_set() and ran == []  # nothing was started after the failure
+
+    class ShutDown:  # no worker: this thread runs both lanes, and stops at the failure
+        def submit(self, fn, *args):
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(first_stage, "_workers", ShutDown)
     work = _Shared()
-    work.add([part(i) for i in range(4, 30)], WORKER)
+    work.add([part(i) for i in (5, 0, 6)], WORKER)
     work.start()
-    work.add([part(i) for i in range(30, 60)], OWN)
+    with pytest.raises(ValueError, match="damaged segment"):
+        work.finish()
+    assert ran == [6]  # the other lane is taken from its end: 6, then 0 failed, 5 not started
+
+
+def _helped_with(lane: int) -> tuple[list[int], bool]:
+    """Shared work of 20 parts in ``lane``, the first of which waits until the thread whose lane
+    it is not has run one: the parts run, and whether that thread helped."""
+    import threading
+
+    from inspect_qa.search.first_stage import OWN, _Shared
+
+    main, helped, ran, waited = threading.get_ident(), threading.Event(), [], []
+
+    def part(i: int):
+        def task() -> None:
+            ran.append(i)
+            if (threading.get_ident() != main) == (lane == OWN):
+                helped.set()
+        return task
+
+    work = _Shared()
+    work.start()
+    work.add([lambda: waited.append(helped.wait(10))] + [part(i) for i in range(20)], lane)
     work.finish()
-    assert sorted(ran) == list(range(4, 60))
+    return sorted(ran), waited == [True]
+
+
+def test_shared_work_runs_every_part_once_each_thread_helping_with_the_other_s() -> None:
+    from inspect_qa.search.first_stage import OWN, WORKER
+
+    for lane in (OWN, WORKER):
+        assert _helped_with(lane) == (list(range(20)), True)
+
+
+def test_the_best_rows_of_scores_are_a_sort_s_with_ties_and_nan() -> None:
+    from inspect_qa.search import first_stage
+
+    rng = np.random.default_rng(3)
+    depth = first_stage.DEPTH
+    for n in (5, depth, depth + 1, 3 * depth):
+        scores = rng.integers(0, 5, n).astype(np.float32)  # many ties
+        scores[rng.random(n) < 0.1] = np.nan
+        scores[rng.random(n) < 0.1] = -np.inf
+        rows = rng.permutation(10 * n)[:n]
+        for positive in (False, True):
+            order = np.lexsort((rows, -scores))[:depth]  # NaN last, as the sort puts it
+            if positive:
+                order = order[scores[order] > 0]
+            np.testing.assert_array_equal(first_stage._best(scores, rows, positive),
+                                          rows[order])
+    nan = np.full(3 * depth, np.nan, dtype=np.float32)  # only NaN: still a list
+    assert len(first_stage._best(nan, np.arange(3 * depth))) == depth
