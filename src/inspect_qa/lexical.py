@@ -103,10 +103,10 @@ SMALL_TF = 16
 LONGEST_ROW = 1 << 20
 
 
-def _compact(parts: Sequence[np.ndarray]) -> list[np.ndarray]:
+def _compact(parts: Sequence[np.ndarray]) -> tuple[list[np.ndarray], int]:
     """Each segment's row lengths, all in the fewest bytes that hold the longest (one type for
-    every segment: one compiled loop). A length is a row of the norms' table: a negative one,
-    or one past :data:`LONGEST_ROW`, is a damaged file."""
+    every segment: one compiled loop), and the longest. A length is a row of the norms' table:
+    a negative one, or one past :data:`LONGEST_ROW`, is a damaged file."""
     lengths = [np.asarray(x) for x in parts]
     if any(len(x) and (int(x.min()) < 0 or int(x.max()) > LONGEST_ROW) for x in lengths):
         raise IndexCorrupt(
@@ -114,7 +114,7 @@ def _compact(parts: Sequence[np.ndarray]) -> list[np.ndarray]:
             "run `inspect-qa check`, then rebuild with `inspect-qa index`")
     longest = max((int(x.max(initial=0)) for x in lengths), default=0)
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32) if longest <= np.iinfo(t).max)
-    return [x.astype(dtype) for x in lengths]
+    return [x.astype(dtype) for x in lengths], longest
 
 
 def _best_positive(scores: np.ndarray, allowed: np.ndarray, masked: bool,
@@ -306,8 +306,7 @@ class LexicalStore:
         # A row's length term, with the average over every live row of every segment, is
         # read from a table by its length (a byte or two a row, where a float64 a row was
         # most of what scoring read: more than twice as fast, the same float64s).
-        self._lengths = _compact([p.lengths for p in self.parts])
-        longest = max((int(x.max(initial=0)) for x in self._lengths), default=0)
+        self._lengths, longest = _compact([p.lengths for p in self.parts])
         self._norms = k1 * ((1 - b) + b * np.arange(longest + 1, dtype=np.float64) / average)
         small = np.arange(SMALL_TF, dtype=np.float64)
         self._fractions = small[None, :] / (self._norms[:, None] + small[None, :])
