@@ -130,6 +130,9 @@ def main() -> None:
     timed(lexical.LexicalScores, "part_top", "  best 100 of BM25 parts (work)")
     timed(segments.SegmentedDense, "search_part", "  dense parts (work)")
     timed(segments.SegmentedDense, "combine", "  dense lists combined (work)")
+    timed(first_stage, "named_scopes", "  named reports' scopes")
+    if hasattr(first_stage._DenseList, "_score_rows"):  # not in older code
+        timed(first_stage._DenseList, "_score_rows", "  named rows scored (work)")
     timed(evidence, "gather", "evidence")
     timed(fusion, "rerank", "re-ranking (with late interaction)")
     timed(selection, "answer_features", "answer features")

@@ -598,6 +598,48 @@ def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
     assert named >= 8  # questions naming reports, both ways, with and without the filter
 
 
+def test_rows_split_by_segment_are_those_each_segment_owns_sorted_or_not() -> None:
+    """``split_rows`` cuts ascending rows where each segment starts, and splits any others by
+    each row's segment: either way each segment's rows, where they are in the input, and
+    their local numbers, the segments in order (an empty segment, repeated rows)."""
+    from inspect_qa.segments import split_rows
+
+    rng = np.random.default_rng(5)
+    bounds = np.array([0, 7, 7, 20, 21, 40], dtype=np.int64)  # the second segment is empty
+
+    def owned(rows: np.ndarray) -> list[tuple[int, list[int], list[int]]]:
+        owner = np.searchsorted(bounds, rows, side="right") - 1
+        return [(k, np.flatnonzero(owner == k).tolist(),
+                 (rows[owner == k] - bounds[k]).tolist()) for k in sorted(set(owner.tolist()))]
+
+    cases = [np.zeros(0, np.int64), np.array([39]), np.arange(40), np.array([3, 3, 8, 8, 39]),
+             np.array([25, 2, 30, 2])]
+    cases += [np.sort(rng.choice(40, size, replace=False)) for size in (1, 5, 20)]
+    cases += [rng.integers(0, 40, 12) for _ in range(5)]
+    for rows in cases:
+        got = [(k, where.tolist(), local.tolist()) for k, where, local in split_rows(rows, bounds)]
+        assert got == owned(rows), rows
+
+
+def test_the_sentences_of_allowed_passages_are_counted_by_runs_as_one_by_one() -> None:
+    """``Corpus.sentence_count`` (runs of allowed passages) is the passages' sentences summed
+    one by one: passages of no sentence, runs at either end, nothing or everything allowed."""
+    from inspect_qa.search.corpus import Corpus
+
+    rng = np.random.default_rng(4)
+    counts = rng.integers(0, 6, 300)
+    counts[[0, 150, 299]] = 0
+    corpus = Corpus.__new__(Corpus)
+    corpus.sentence_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    corpus.sentence_ends = np.cumsum(counts).astype(np.int64)
+    masks = [np.zeros(300, bool), np.ones(300, bool), np.zeros(0, bool)]
+    masks += [rng.random(300) < share for share in (0.05, 0.5, 0.95)]
+    masks += [np.repeat(rng.random(30) < 0.5, 10) for _ in range(5)]  # runs, as reports are
+    for mask in masks:
+        want = int(counts[: len(mask)][mask].sum())
+        assert corpus.sentence_count(mask) == want
+
+
 def test_a_failing_part_of_shared_work_is_raised_and_stops_the_rest(monkeypatch) -> None:
     import threading
 

@@ -148,6 +148,18 @@ class Corpus:
         sentences = np.repeat(starts - firsts, lengths) + np.arange(total, dtype=np.int64)
         return sentences, firsts
 
+    def sentence_count(self, passages: np.ndarray) -> int:
+        """How many sentences the passages that the boolean ``passages`` allows have: counted
+        a run of allowed passages at a time (a report's passages are consecutive rows, and so
+        are their sentences), not passage by passage."""
+        if not len(passages):
+            return 0
+        edges = np.flatnonzero(passages[1:] != passages[:-1]) + 1
+        cuts = np.concatenate([[0], edges, [len(passages)]])
+        firsts, ends = cuts[:-1], cuts[1:]
+        on = np.asarray(passages[firsts], dtype=bool)
+        return int((self.sentence_ends[ends[on] - 1] - self.sentence_starts[firsts[on]]).sum())
+
     # -- texts ------------------------------------------------------------------------------
 
     def document_text(self, doc_id: str) -> str:

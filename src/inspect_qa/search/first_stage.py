@@ -229,14 +229,15 @@ def named_scopes(corpus: Corpus, question: Question, allowed: np.ndarray | None
     in_named = named[corpus.chunk_documents]
     if allowed is not None:
         in_named &= allowed
-    rows = np.flatnonzero(in_named)
-    passages = (Scope(rows=rows) if len(rows) <= exact_limit(len(corpus))
-                else Scope(mask=in_named))
-    sentence_count = int((corpus.sentence_ends[rows] - corpus.sentence_starts[rows]).sum())
-    sentences = (Scope(rows=corpus.sentences_of(rows)[0])
-                 if sentence_count <= exact_limit(len(corpus.sentence_chunks))
-                 else Scope(passages=in_named))
-    return passages, sentences
+    # Their rows are listed only when they are few: listing half a million takes milliseconds.
+    few = int(np.count_nonzero(in_named)) <= exact_limit(len(corpus))
+    rows = np.flatnonzero(in_named) if few else None
+    passages = Scope(rows=rows) if few else Scope(mask=in_named)
+    if corpus.sentence_count(in_named) > exact_limit(len(corpus.sentence_chunks)):
+        return passages, Scope(passages=in_named)
+    if rows is None:
+        rows = np.flatnonzero(in_named)
+    return passages, Scope(rows=corpus.sentences_of(rows)[0])
 
 
 Task = Callable[[], None]
@@ -305,9 +306,7 @@ class _DenseList:
         scope = self.scope
         if scope.rows is not None:
             def piece(rows: np.ndarray) -> Task:
-                def task() -> None:
-                    self.pieces.append(_top(self.store.score(self.vector, rows), rows))
-                return task
+                return lambda: self._score_rows(rows)
             # A sentence's score does not depend on the rows scored with it (int8 rows, each
             # scored alone); a passage's, from a matrix product, can in its last bits.
             count = max(1, -(-len(scope.rows) // PIECE_ROWS)) if self.of_sentences else 1
@@ -327,6 +326,10 @@ class _DenseList:
                 self.found[k] = self.store.search_part(k, xq, DEPTH, mask)
             return task
         return [(int(bounds[k + 1] - bounds[k]), part(k)) for k in _largest_first(bounds)]
+
+    def _score_rows(self, rows: np.ndarray) -> None:
+        """The best of ``rows`` by exact score, kept as a piece of the list."""
+        self.pieces.append(_top(self.store.score(self.vector, rows), rows))
 
     def last_tasks(self) -> list[Task]:
         """The segments' candidates made one list (once :meth:`tasks` are done)."""
