@@ -535,19 +535,35 @@ def test_merged_postings_are_those_a_build_of_the_live_rows_gives() -> None:
         assert a.dtype == b.dtype and np.array_equal(a, b), name
 
 
+@pytest.mark.parametrize("searcher", ["auto", "ivf"])
 def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
-        tmp_path: Path, embedder, names: list[str], monkeypatch) -> None:
+        tmp_path: Path, embedder, names: list[str], monkeypatch, searcher: str) -> None:
     """A large index's first stage makes its lists a segment at a time, the parts shared by
     two threads: its candidates and BM25 scores are those of each list made over the whole
     index (a deleted report's rows left out; a filter's; the reports a question names by
-    their rows, in pieces, or by a mask)."""
+    their rows, in pieces, or by a mask, which an IVF-PQ segment searches in the same scan
+    as the whole scope when it can)."""
     from inspect_qa import index as index_module
+    from inspect_qa import stores
     from inspect_qa.search import first_stage
 
     monkeypatch.setattr(index_module, "MERGE_FACTOR", 100)  # the segments stay apart
-    build_index(_seeds(tmp_path / "some", names[:3]), tmp_path / "ix", embedder=embedder)
+    build_index(_seeds(tmp_path / "some", names[:3]), tmp_path / "ix", embedder=embedder,
+                dense=searcher)
     for name in names[3:]:
         add_documents(tmp_path / "ix", [SEEDS / name], embedder=embedder)
+    scans = {1: 0, 2: 0, 3: 0}  # searches a search within another made
+    within, alone = stores.DenseStore.approximate_within, stores.DenseStore.approximate
+    calls: list[int] = []
+
+    def counted(self, *args):
+        calls.clear()
+        got = within(self, *args)
+        scans[len(calls)] += 1
+        return got
+    monkeypatch.setattr(stores.DenseStore, "approximate_within", counted)
+    monkeypatch.setattr(stores.DenseStore, "approximate",
+                        lambda self, *a: calls.append(1) or alone(self, *a))
     # the first segment's smallest report: a deletion marker, not a rewrite
     remove_documents(tmp_path / "ix", [min(names[:3], key=lambda n: (SEEDS / n).stat().st_size)],
                      embedder=embedder)
@@ -596,6 +612,8 @@ def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
                 for x, y in zip(a.parts, b.parts, strict=True):
                     np.testing.assert_array_equal(x, y)
     assert named >= 8  # questions naming reports, both ways, with and without the filter
+    if searcher == "ivf":
+        assert scans[1] >= 5  # both lists from one scan (searched again: test_stores)
 
 
 def test_rows_split_by_segment_are_those_each_segment_owns_sorted_or_not(monkeypatch) -> None:

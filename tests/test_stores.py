@@ -59,6 +59,50 @@ def test_an_ivf_search_returns_the_best_of_its_candidates_by_exact_score() -> No
     assert codes_only > 0  # the refinement changed some lists: it is not the codes' order
 
 
+def test_a_search_within_another_is_the_search_made_alone(monkeypatch) -> None:
+    """``approximate_within`` gives, for the allowed rows and for a subset of them, the lists
+    the two searches give alone: when the subset is taken from the wider scan, when its rows
+    are too few there (searched again), when scores tie at a cut (duplicate rows: searched
+    again), and when the subset is too small a share to try."""
+    from inspect_qa import stores
+
+    x = _clustered(20000)
+    x[10000:10400] = x[:400]  # duplicates: equal codes, equal approximate scores
+    approx = DenseStore(x, DenseStore.build_ann(x))
+    queries = np.concatenate([_clustered(30, seed=3), x[:10]]).astype(np.float32)
+    rng = np.random.default_rng(6)
+    alone = []
+    real = DenseStore.approximate
+
+    def counted(self, xq, k, allowed=None):
+        alone.append(k)
+        return real(self, xq, k, allowed)
+    monkeypatch.setattr(DenseStore, "approximate", counted)
+    ways = {"one scan": 0, "again": 0}
+    for i, q in enumerate(queries):
+        outer = None if i % 3 == 0 else rng.random(len(x)) < 0.8
+        scope = np.ones(len(x), bool) if outer is None else outer
+        far = x.astype(np.float32) @ q < np.median(x.astype(np.float32) @ q)
+        for share in (0.6, 0.2, 0.05, "far"):  # "far": half the rows, none near the question
+            within = scope & (far if share == "far" else rng.random(len(x)) < share)
+            for k, k_within in ((25, 25), (25, 10)):
+                alone.clear()
+                got = approx.approximate_within(q[None], k, outer, k_within, within)
+                ways["one scan" if len(alone) == 1 else "again"] += 1
+                assert 1 <= len(alone) <= 3  # the wide scan, then each list again
+                for (d, rows), (want_d, want_rows) in zip(
+                        got, (real(approx, q[None], k, outer), real(approx, q[None], k_within,
+                                                                   within)), strict=True):
+                    np.testing.assert_array_equal(rows, want_rows)
+                    np.testing.assert_array_equal(d, want_d)
+    assert ways["one scan"] > 60 and ways["again"] > 20
+    # a subset this small a share of the rows is searched alone
+    alone.clear()
+    approx.approximate_within(queries[:1], 25, None, 25, rng.random(len(x)) < 0.01)
+    assert len(alone) == 2
+    assert stores.WITHIN_SHARE > 0.01
+
+
 def test_an_index_built_with_ivf_records_it_and_searches_with_filters(
         corpus: Path, tmp_path: Path, embedder, monkeypatch) -> None:
     from inspect_qa.search import first_stage

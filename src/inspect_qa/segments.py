@@ -143,6 +143,13 @@ class PartFound:
     rows: np.ndarray
 
 
+def _rough(scores: np.ndarray, rows: np.ndarray, first: int) -> PartFound:
+    """A segment's approximate candidates (``rows`` its own, -1 where none), numbered as the
+    whole index's rows from its ``first``."""
+    return PartFound(True, np.where(rows >= 0, scores, -np.inf),
+                     np.where(rows >= 0, rows + first, -1))
+
+
 class SegmentedDense:
     """Dense search over several segments' stores: each searched (with its part of the
     allowed rows), the best ``k`` of all kept. Each segment's store is exact or IVF-PQ by its
@@ -179,11 +186,27 @@ class SegmentedDense:
         if mask is not None and mask.all():
             mask = None  # the same rows, searched without checking each against a bitmap
         if part.approximate_search:
-            D, I = part.approximate(xq, min(k, len(part) if mask is None  # noqa: E741
-                                            else int(mask.sum())), mask)
-            return PartFound(True, np.where(I >= 0, D, -np.inf), np.where(I >= 0, I + a, -1))
+            return _rough(*part.approximate(xq, min(k, len(part) if mask is None
+                                                    else int(mask.sum())), mask), a)
         D, I = part.search(xq, k, mask)  # noqa: E741
         return PartFound(False, np.where(I >= 0, D, -np.inf), np.where(I >= 0, I + a, -1))
+
+    def search_parts_within(self, i: int, xq: np.ndarray, k: int, mask: np.ndarray | None,
+                            within: np.ndarray) -> tuple[PartFound | None, PartFound | None]:
+        """:meth:`search_part` among the rows ``mask`` allows and among the rows ``within``
+        (a subset of them): the same two parts, from one scan of segment ``i``'s cells when it
+        is searched approximately (:meth:`~inspect_qa.stores.DenseStore.approximate_within`)."""
+        part, a = self.parts[i], int(self.bounds[i])
+        if not part.approximate_search or not within.any():
+            return self.search_part(i, xq, k, mask), self.search_part(i, xq, k, within)
+        if mask is not None and mask.all():
+            mask = None  # as search_part
+        if mask is not None and not mask.any():
+            return None, None
+        outer, inner = part.approximate_within(
+            xq, min(k, len(part) if mask is None else int(mask.sum())), mask,
+            min(k, int(within.sum())), within)
+        return _rough(*outer, a), _rough(*inner, a)
 
     def combine(self, xq: np.ndarray, k: int, found: Sequence[PartFound | None]
                 ) -> tuple[np.ndarray, np.ndarray]:

@@ -48,11 +48,39 @@ ANN_LARGE_ROWS = 1 << 19
 #: (sentences, 128 of 1,024 cells) of the time, against 0.86 with 32 cells and codes alone
 #: (docs/benchmarks.md, benchmarks/ann_refine.py).
 ANN_REFINE = 4
+#: A masked search whose rows are at least this share of another's over the same store is
+#: taken from that one's scan (:meth:`DenseStore.approximate_within`), which then keeps
+#: ``WITHIN_MARGIN`` times the candidates the share alone would ask for.
+WITHIN_SHARE = 1 / 8
+WITHIN_MARGIN = 1.5
 #: Sub-vectors of a compressed word-piece residual (one byte each; see TokenCodec).
 TOKEN_SUBVECTORS = 48
 #: Most pieces a token codec is trained on (a random sample beyond), and fewest it can be.
 TOKEN_TRAIN_MAX = 65536
 TOKEN_TRAIN_MIN = 10240
+
+
+def _ordered(D: np.ndarray, I: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: E741
+    """Each query row's approximate candidates ordered by score, then row (missing ones, -1,
+    last): one order whichever heap FAISS filled, so that equal scores are ordered alike by
+    every search that finds them."""
+    order = np.lexsort((np.where(I >= 0, I, np.iinfo(np.int64).max), -D), axis=1)
+    return np.take_along_axis(D, order, 1), np.take_along_axis(I, order, 1)
+
+
+def _cut_clean(scores: np.ndarray, n: int) -> bool:
+    """Whether the best ``n`` of ``scores`` (best first) are the only ``n`` best: no score
+    after them equals the last."""
+    return len(scores) <= n or bool(scores[n - 1] != scores[n])
+
+
+def _padded(D: np.ndarray, I: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: E741
+    """One query row's ``D`` and ``I`` as FAISS gives ``n`` of them: -1 rows (with their
+    score, -inf) after the found ones."""
+    out_d = np.full((1, n), -np.inf, dtype=np.float32)
+    out_i = np.full((1, n), -1, dtype=np.int64)
+    out_d[0, : len(D)], out_i[0, : len(I)] = D, I
+    return out_d, out_i
 
 
 def _release(vectors: np.ndarray | Int8Rows) -> None:
@@ -238,7 +266,41 @@ class DenseStore:
         params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)  # type: ignore[call-arg]
         D, found = self._ann.search(np.ascontiguousarray(xq, dtype=np.float32),
                                     k * ANN_REFINE, params=params)
-        return D, found
+        return _ordered(D, found)
+
+    def approximate_within(self, xq: np.ndarray, k: int, allowed: np.ndarray | None,
+                           k_within: int, within: np.ndarray
+                           ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """:meth:`approximate` for one query row among the rows ``allowed`` (``None``: all) and
+        among the rows ``within`` (a subset of them), for ``k`` and ``k_within``: the same two
+        results, from one scan of the cells when ``within`` holds at least
+        :data:`WITHIN_SHARE` of the rows ``allowed``. The scan keeps enough of the best
+        ``allowed`` rows that their best ``within`` are likely among them
+        (:data:`WITHIN_MARGIN`); when they are not, or when approximate scores tie at either
+        list's cut (where the two searches could choose different rows), ``within`` is
+        searched again alone. Both searches read the same cells, with the same codes, so each
+        row's approximate score is the same in either: the lists are those the two searches
+        would give."""
+        total = len(self) if allowed is None else int(np.count_nonzero(allowed))
+        inside = int(np.count_nonzero(within))
+        if len(xq) != 1 or total == 0 or inside < WITHIN_SHARE * total:
+            return self.approximate(xq, k, allowed), self.approximate(xq, k_within, within)
+        want, want_within = k * ANN_REFINE, k_within * ANN_REFINE
+        wide = max(want, math.ceil(want_within * total / inside * WITHIN_MARGIN))
+        D, I = self.approximate(xq, -(-wide // ANN_REFINE), allowed)  # noqa: E741
+        valid = I[0] >= 0
+        every = not valid.all()  # the cells held fewer: every allowed row visited is listed
+        d, rows = D[0][valid], I[0][valid]
+        if not _cut_clean(d, want):  # ties at the cut: the search alone chooses
+            outer = self.approximate(xq, k, allowed)
+        else:
+            outer = _padded(d[:want], rows[:want], want)
+        keep = within[rows]
+        d_in, rows_in = d[keep], rows[keep]
+        if (len(rows_in) > want_within and _cut_clean(d_in, want_within)) or (
+                every and len(rows_in) <= want_within):
+            return outer, _padded(d_in[:want_within], rows_in[:want_within], want_within)
+        return outer, self.approximate(xq, k_within, within)
 
     def _selector(self, allowed: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
         """FAISS's selector of the rows ``allowed`` (``None``: all), and the bitmap it points

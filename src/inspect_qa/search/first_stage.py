@@ -160,11 +160,15 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
         named = named_scopes(corpus, question, allowed)
         if named is not None:
             scopes.append(named)
-        dense_lists = [] if vector is None else [
-            _DenseList(store, both[kind], vector, corpus, bool(kind))
-            for kind, store in ((1, ix.sentence_dense), (0, ix.dense)) for both in scopes]
-        work.add((task for _, task in sorted(
-            (t for d in dense_lists for t in d.tasks()), key=lambda t: -t[0])), OWN)
+        dense_lists: list[_DenseList] = []
+        tasks: list[tuple[int, Task]] = []
+        for kind, store in ((1, ix.sentence_dense), (0, ix.dense)) if vector is not None else ():
+            assert vector is not None
+            of_kind = [_DenseList(store, both[kind], vector, corpus, bool(kind))
+                       for both in scopes]
+            dense_lists += of_kind
+            tasks += _DenseList.tasks_of(of_kind)  # a named mask searched in the same scans
+        work.add((task for _, task in sorted(tasks, key=lambda t: -t[0])), OWN)
     except BaseException:
         work.abandon()
         raise
@@ -324,6 +328,30 @@ class _DenseList:
             def task() -> None:
                 mask = scope.part(self.corpus, int(bounds[k]), int(bounds[k + 1]))
                 self.found[k] = self.store.search_part(k, xq, DEPTH, mask)
+            return task
+        return [(int(bounds[k + 1] - bounds[k]), part(k)) for k in _largest_first(bounds)]
+
+    @staticmethod
+    def tasks_of(lists: list[_DenseList]) -> list[tuple[int, Task]]:
+        """The tasks of ``lists`` of one store: of the whole scope's list and a named scope's
+        mask (a subset of it), one task a segment that searches both from one scan
+        (:meth:`~inspect_qa.segments.SegmentedDense.search_parts_within`); else each list's."""
+        if (len(lists) != 2 or not isinstance(lists[0].store, SegmentedDense)
+                or lists[1].scope.rows is not None):
+            return [t for d in lists for t in d.tasks()]
+        outer, inner = lists
+        store, xq, corpus = outer.store, outer.vector.reshape(1, -1), outer.corpus
+        bounds = store.bounds
+        outer.found = [None] * len(store.parts)
+        inner.found = [None] * len(store.parts)
+
+        def part(k: int) -> Task:
+            def task() -> None:
+                a, b = int(bounds[k]), int(bounds[k + 1])
+                within = inner.scope.part(corpus, a, b)
+                assert within is not None  # a named scope's mask
+                outer.found[k], inner.found[k] = store.search_parts_within(
+                    k, xq, DEPTH, outer.scope.part(corpus, a, b), within)
             return task
         return [(int(bounds[k + 1] - bounds[k]), part(k)) for k in _largest_first(bounds)]
 
