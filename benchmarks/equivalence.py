@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/equivalence.py snap --index index --out /tmp/after.json
     .venv/bin/python benchmarks/equivalence.py diff /tmp/before.json /tmp/after.json
     .venv/bin/python benchmarks/equivalence.py snap --reference 32 --depth 20 --out /tmp/shallow.json
+    .venv/bin/python benchmarks/equivalence.py snap --index IVF_INDEX --reference 32 --depth 20 \
+        --exact-rows 0 --out /tmp/masked.json   # named reports by a mask, IVF-PQ segments
 
 A snapshot holds, for every question of the eval sets (gold, holdout, off-topic, plain words),
 the ten passages of each search mode with their scores, the answer (text, citation,
@@ -32,7 +34,8 @@ def _questions() -> list[str]:
     return out
 
 
-def snap(index: Path, reference: int | None = None, depth: int | None = None) -> dict:
+def snap(index: Path, reference: int | None = None, depth: int | None = None,
+         exact_rows: int | None = None) -> dict:
     from inspect_qa import Retriever
     from inspect_qa.search import first_stage
 
@@ -40,6 +43,8 @@ def snap(index: Path, reference: int | None = None, depth: int | None = None) ->
         first_stage.REFERENCE_ROWS = reference
     if depth is not None:
         first_stage.DEPTH = depth
+    if exact_rows is not None:  # named reports of more rows taken by a mask, as in a large index
+        first_stage.EXACT_ROWS, first_stage.EXACT_SHARE = exact_rows, 0.0
     r = Retriever.load(index)
     out: dict = {"search": {}, "answer": {}, "timeline": {}}
     for q in _questions():
@@ -88,12 +93,15 @@ def main() -> int:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--reference", type=int, help="first_stage.REFERENCE_ROWS to use")
     s.add_argument("--depth", type=int, help="first_stage.DEPTH to use")
+    s.add_argument("--exact-rows", type=int,
+                   help="first_stage.EXACT_ROWS to use (and EXACT_SHARE 0)")
     d = sub.add_parser("diff")
     d.add_argument("before", type=Path)
     d.add_argument("after", type=Path)
     args = ap.parse_args()
     if args.cmd == "snap":
-        args.out.write_text(json.dumps(snap(args.index, args.reference, args.depth),
+        args.out.write_text(json.dumps(snap(args.index, args.reference, args.depth,
+                                            args.exact_rows),
                                         ensure_ascii=False))
         return 0
     result = diff(json.loads(args.before.read_text()), json.loads(args.after.read_text()))
