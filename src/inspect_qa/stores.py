@@ -75,9 +75,9 @@ def _cut_clean(scores: np.ndarray, n: int) -> bool:
 
 
 def _padded(D: np.ndarray, I: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: E741
-    """One query row's ``D`` and ``I`` as FAISS gives ``n`` of them: -1 rows (with their
-    score, -inf) after the found ones."""
-    out_d = np.full((1, n), -np.inf, dtype=np.float32)
+    """One query row's ``D`` and ``I`` as FAISS gives ``n`` of them: -1 rows (scored as FAISS
+    scores them, the lowest float32) after the found ones."""
+    out_d = np.full((1, n), -np.finfo(np.float32).max, dtype=np.float32)
     out_i = np.full((1, n), -1, dtype=np.int64)
     out_d[0, : len(D)], out_i[0, : len(I)] = D, I
     return out_d, out_i
