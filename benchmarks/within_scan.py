@@ -53,6 +53,9 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=178)
     ap.add_argument("--gold", type=Path, default=ROOT / "eval" / "gold.jsonl")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--random-share", type=float,
+                    help="instead of the named reports, a random share of the whole scope's "
+                         "reports, for every question")
     ap.add_argument("--exact-rows", type=int,
                     help="first_stage.EXACT_ROWS to use, and EXACT_SHARE 0 (a small index)")
     args = ap.parse_args()
@@ -74,9 +77,17 @@ def main() -> None:
     rows: dict[int, list[tuple[float, float, bool]]] = defaultdict(list)
     again = 0
     named = 0
+    rng = np.random.default_rng(0)
     for q in questions[: args.questions]:
         question = r.analyser.analyse(q, True)
-        scopes = first_stage.named_scopes(corpus, question, corpus.live)
+        if args.random_share is not None:  # reports drawn at random, as if named
+            drawn = rng.random(len(corpus.document_ids)) < args.random_share
+            mask = drawn[corpus.chunk_documents]
+            if corpus.live is not None:
+                mask &= corpus.live
+            scopes = (first_stage.Scope(mask=mask), first_stage.Scope(passages=mask))
+        else:
+            scopes = first_stage.named_scopes(corpus, question, corpus.live)
         if scopes is None or question.vector is None:
             continue
         vector = first_stage.feedback(ix, question.vector).reshape(1, -1)

@@ -50,8 +50,11 @@ ANN_LARGE_ROWS = 1 << 19
 ANN_REFINE = 4
 #: A masked search whose rows are at least this share of another's over the same store is
 #: taken from that one's scan (:meth:`DenseStore.approximate_within`), which then keeps
-#: ``WITHIN_MARGIN`` times the candidates the share alone would ask for.
-WITHIN_SHARE = 1 / 8
+#: ``WITHIN_MARGIN`` times the candidates the share alone would ask for. A longer list costs
+#: FAISS more: on the million-passage copy's segments (benchmarks/within_scan.py) the shared
+#: scan took 1.6 times the two searches' time at a share of 1/8, as long at 1/4, 0.87 times at
+#: 1/3 and 0.57-0.68 times from 1/2.
+WITHIN_SHARE = 1 / 3
 WITHIN_MARGIN = 1.5
 #: Sub-vectors of a compressed word-piece residual (one byte each; see TokenCodec).
 TOKEN_SUBVECTORS = 48
