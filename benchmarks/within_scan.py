@@ -10,7 +10,10 @@ one), and every IVF-PQ segment of the passages' and the sentences' dense stores:
 and of ``DenseStore.approximate_within`` for both, with ``WITHIN_SHARE`` set to 0 so that the
 shared scan is always tried. Checks that both ways give the same lists. One thread for FAISS.
 Prints a table by share bin: segments, ms apart, ms shared, and how often the shared scan had
-to search the named mask again. Used to choose ``stores.WITHIN_SHARE``.
+to search a list again (the named mask when too few of its rows were found; either list when
+scores tied at its cut). Both sides are the store's calls alone: the masks are made and counted
+before the timing, and an all-true named mask is searched with its bitmap (``search_part``
+would search it without). Used to choose ``stores.WITHIN_SHARE``.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -552,18 +554,23 @@ def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
                 dense=searcher)
     for name in names[3:]:
         add_documents(tmp_path / "ix", [SEEDS / name], embedder=embedder)
-    scans = {1: 0, 2: 0, 3: 0}  # searches a search within another made
+    scans: collections.Counter[int] = collections.Counter()  # searches a shared scan made
     within, alone = stores.DenseStore.approximate_within, stores.DenseStore.approximate
-    calls: list[int] = []
+    calls = threading.local()  # the first stage's two threads count apart
 
     def counted(self, *args):
-        calls.clear()
+        calls.n = 0
         got = within(self, *args)
-        scans[len(calls)] += 1
+        scans[calls.n] += 1
+        del calls.n
         return got
+
+    def searched(self, *args):
+        if hasattr(calls, "n"):
+            calls.n += 1
+        return alone(self, *args)
     monkeypatch.setattr(stores.DenseStore, "approximate_within", counted)
-    monkeypatch.setattr(stores.DenseStore, "approximate",
-                        lambda self, *a: calls.append(1) or alone(self, *a))
+    monkeypatch.setattr(stores.DenseStore, "approximate", searched)
     # the first segment's smallest report: a deletion marker, not a rewrite
     remove_documents(tmp_path / "ix", [min(names[:3], key=lambda n: (SEEDS / n).stat().st_size)],
                      embedder=embedder)

@@ -61,46 +61,62 @@ def test_an_ivf_search_returns_the_best_of_its_candidates_by_exact_score() -> No
 
 def test_a_search_within_another_is_the_search_made_alone(monkeypatch) -> None:
     """``approximate_within`` gives, for the allowed rows and for a subset of them, the lists
-    the two searches give alone: when the subset is taken from the wider scan, when its rows
-    are too few there (searched again), when scores tie at a cut (duplicate rows: searched
-    again), and when the subset is too small a share to try."""
+    the two searches give alone: when the subset is taken from the wider scan; when its rows
+    are too few there (it is searched again); when the cells hold fewer rows than the scan
+    keeps (the lists padded as FAISS pads them); when scores tie at a list's cut (rows
+    repeated three times: that list is searched again); and when the subset is too small a
+    share to try."""
     from inspect_qa import stores
 
     x = _clustered(20000)
     x[10000:10400] = x[:400]  # duplicates: equal codes, equal approximate scores
     approx = DenseStore(x, DenseStore.build_ann(x))
+    thrice = np.tile(_clustered(7000, seed=4), (3, 1))  # every score three times
+    tied = DenseStore(thrice, DenseStore.build_ann(thrice))
     queries = np.concatenate([_clustered(30, seed=3), x[:10]]).astype(np.float32)
     rng = np.random.default_rng(6)
-    alone = []
+    calls: list[object] = []  # each search made alone: the mask it was given
     real = DenseStore.approximate
 
     def counted(self, xq, k, allowed=None):
-        alone.append(k)
+        calls.append(allowed)
         return real(self, xq, k, allowed)
     monkeypatch.setattr(DenseStore, "approximate", counted)
-    ways = {"one scan": 0, "again": 0}
+    ways = {"one scan": 0, "outer again": 0, "within again": 0, "padded": 0, "apart": 0}
+
+    def check(store, q, k, outer, k_within, within):
+        calls.clear()
+        got = store.approximate_within(q[None], k, outer, k_within, within)
+        total = len(within) if outer is None else outer.sum()
+        if within.sum() < stores.WITHIN_SHARE * total:  # too small a share: searched apart
+            ways["apart"] += 1
+        else:
+            again = calls[1:]
+            ways["one scan"] += not again
+            ways["outer again"] += any(a is outer for a in again)
+            ways["within again"] += any(a is within for a in again)
+            ways["padded"] += bool((got[0][1] < 0).any())
+            assert len(calls) <= 3  # the wide scan, then each list again
+        for (d, rows), (want_d, want_rows) in zip(
+                got, (real(store, q[None], k, outer), real(store, q[None], k_within, within)),
+                strict=True):
+            np.testing.assert_array_equal(rows, want_rows)
+            np.testing.assert_array_equal(d, want_d)
+
     for i, q in enumerate(queries):
         outer = None if i % 3 == 0 else rng.random(len(x)) < 0.8
+        if i % 5 == 4:  # few rows: the cells visited hold fewer than the scan keeps
+            outer = rng.random(len(x)) < 0.01
         scope = np.ones(len(x), bool) if outer is None else outer
         far = x.astype(np.float32) @ q < np.median(x.astype(np.float32) @ q)
-        for share in (0.6, 0.2, 0.05, "far"):  # "far": half the rows, none near the question
+        for share in (0.6, 0.05, "far"):  # "far": half the rows, none near the question
             within = scope & (far if share == "far" else rng.random(len(x)) < share)
             for k, k_within in ((25, 25), (25, 10)):
-                alone.clear()
-                got = approx.approximate_within(q[None], k, outer, k_within, within)
-                ways["one scan" if len(alone) == 1 else "again"] += 1
-                assert 1 <= len(alone) <= 3  # the wide scan, then each list again
-                for (d, rows), (want_d, want_rows) in zip(
-                        got, (real(approx, q[None], k, outer), real(approx, q[None], k_within,
-                                                                   within)), strict=True):
-                    np.testing.assert_array_equal(rows, want_rows)
-                    np.testing.assert_array_equal(d, want_d)
-    assert ways["one scan"] > 60 and ways["again"] > 20
-    # a subset this small a share of the rows is searched alone
-    alone.clear()
-    approx.approximate_within(queries[:1], 25, None, 25, rng.random(len(x)) < 0.01)
-    assert len(alone) == 2
-    assert stores.WITHIN_SHARE > 0.01
+                check(approx, q, k, outer, k_within, within)
+    for q in thrice[:10].astype(np.float32):
+        check(tied, q, 25, None, 25, rng.random(len(thrice)) < 0.7)
+    assert ways["one scan"] > 40 and ways["apart"] > 40
+    assert ways["within again"] > 0 and ways["outer again"] > 0 and ways["padded"] > 0
 
 
 def test_an_index_built_with_ivf_records_it_and_searches_with_filters(

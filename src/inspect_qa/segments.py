@@ -195,7 +195,8 @@ class SegmentedDense:
                             within: np.ndarray) -> tuple[PartFound | None, PartFound | None]:
         """:meth:`search_part` among the rows ``mask`` allows and among the rows ``within``
         (a subset of them): the same two parts, from one scan of segment ``i``'s cells when it
-        is searched approximately (:meth:`~inspect_qa.stores.DenseStore.approximate_within`)."""
+        is searched approximately and ``within`` holds enough of its rows
+        (:meth:`~inspect_qa.stores.DenseStore.approximate_within`, ``WITHIN_SHARE``)."""
         part, a = self.parts[i], int(self.bounds[i])
         if not part.approximate_search or not within.any():
             return self.search_part(i, xq, k, mask), self.search_part(i, xq, k, within)

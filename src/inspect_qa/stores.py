@@ -279,14 +279,14 @@ class DenseStore:
         results, from one scan of the cells when ``within`` holds at least
         :data:`WITHIN_SHARE` of the rows ``allowed``. The scan keeps enough of the best
         ``allowed`` rows that their best ``within`` are likely among them
-        (:data:`WITHIN_MARGIN`); when they are not, or when approximate scores tie at either
-        list's cut (where the two searches could choose different rows), ``within`` is
-        searched again alone. Both searches read the same cells, with the same codes, so each
+        (:data:`WITHIN_MARGIN`). A list is searched again alone when approximate scores tie at
+        its cut (where the two searches could choose different rows), and ``within``'s when
+        too few of its rows were found. Both searches read the same cells, with the same codes, so each
         row's approximate score is the same in either: the lists are those the two searches
         would give."""
         total = len(self) if allowed is None else int(np.count_nonzero(allowed))
         inside = int(np.count_nonzero(within))
-        if len(xq) != 1 or total == 0 or inside < WITHIN_SHARE * total:
+        if len(xq) != 1 or inside == 0 or inside < WITHIN_SHARE * total:
             return self.approximate(xq, k, allowed), self.approximate(xq, k_within, within)
         want, want_within = k * ANN_REFINE, k_within * ANN_REFINE
         wide = max(want, math.ceil(want_within * total / inside * WITHIN_MARGIN))

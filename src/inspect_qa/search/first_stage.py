@@ -162,12 +162,12 @@ def run(corpus: Corpus, question: Question, allowed: np.ndarray | None, dense: b
             scopes.append(named)
         dense_lists: list[_DenseList] = []
         tasks: list[tuple[int, Task]] = []
-        for kind, store in ((1, ix.sentence_dense), (0, ix.dense)) if vector is not None else ():
-            assert vector is not None
-            of_kind = [_DenseList(store, both[kind], vector, corpus, bool(kind))
-                       for both in scopes]
-            dense_lists += of_kind
-            tasks += _DenseList.tasks_of(of_kind)  # a named mask searched in the same scans
+        if vector is not None:
+            for kind, store in ((1, ix.sentence_dense), (0, ix.dense)):
+                of_kind = [_DenseList(store, both[kind], vector, corpus, bool(kind))
+                           for both in scopes]
+                dense_lists += of_kind
+                tasks += _DenseList.tasks_of(of_kind)  # a named mask searched in the same scans
         work.add((task for _, task in sorted(tasks, key=lambda t: -t[0])), OWN)
     except BaseException:
         work.abandon()
