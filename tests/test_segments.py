@@ -558,9 +558,9 @@ def test_the_first_stage_shared_out_by_segment_is_each_list_made_whole(
     within, alone = stores.DenseStore.approximate_within, stores.DenseStore.approximate
     calls = threading.local()  # the first stage's two threads count apart
 
-    def counted(self, *args):
+    def counted(self, *args, **kwargs):
         calls.n = 0
-        got = within(self, *args)
+        got = within(self, *args, **kwargs)
         scans[calls.n] += 1
         del calls.n
         return got

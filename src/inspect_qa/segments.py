@@ -187,7 +187,7 @@ class SegmentedDense:
             mask = None  # the same rows, searched without checking each against a bitmap
         if part.approximate_search:
             return _rough(*part.approximate(xq, min(k, len(part) if mask is None
-                                                    else int(mask.sum())), mask), a)
+                                                    else int(np.count_nonzero(mask))), mask), a)
         D, I = part.search(xq, k, mask)  # noqa: E741
         return PartFound(False, np.where(I >= 0, D, -np.inf), np.where(I >= 0, I + a, -1))
 
@@ -201,12 +201,11 @@ class SegmentedDense:
         if not part.approximate_search or not within.any():
             return self.search_part(i, xq, k, mask), self.search_part(i, xq, k, within)
         if mask is not None and mask.all():
-            mask = None  # as search_part
-        if mask is not None and not mask.any():
-            return None, None
-        outer, inner = part.approximate_within(
-            xq, min(k, len(part) if mask is None else int(mask.sum())), mask,
-            min(k, int(within.sum())), within)
+            mask = None  # as search_part; ``within`` allows some, so ``mask`` does
+        total = len(part) if mask is None else int(np.count_nonzero(mask))
+        inside = int(np.count_nonzero(within))
+        outer, inner = part.approximate_within(xq, min(k, total), mask, min(k, inside), within,
+                                               counts=(total, inside))
         return _rough(*outer, a), _rough(*inner, a)
 
     def combine(self, xq: np.ndarray, k: int, found: Sequence[PartFound | None]

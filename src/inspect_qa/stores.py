@@ -272,7 +272,8 @@ class DenseStore:
         return _ordered(D, found)
 
     def approximate_within(self, xq: np.ndarray, k: int, allowed: np.ndarray | None,
-                           k_within: int, within: np.ndarray
+                           k_within: int, within: np.ndarray,
+                           counts: tuple[int, int] | None = None
                            ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """:meth:`approximate` for one query row among the rows ``allowed`` (``None``: all) and
         among the rows ``within`` (a subset of them), for ``k`` and ``k_within``: the same two
@@ -281,11 +282,13 @@ class DenseStore:
         ``allowed`` rows that their best ``within`` are likely among them
         (:data:`WITHIN_MARGIN`). A list is searched again alone when approximate scores tie at
         its cut (where the two searches could choose different rows), and ``within``'s when
-        too few of its rows were found. Both searches read the same cells, with the same codes, so each
-        row's approximate score is the same in either: the lists are those the two searches
-        would give."""
-        total = len(self) if allowed is None else int(np.count_nonzero(allowed))
-        inside = int(np.count_nonzero(within))
+        too few of its rows were found. Both searches read the same cells, with the same
+        codes, so each row's approximate score is the same in either: the lists are those the two searches
+        would give. ``counts``: the rows ``allowed`` and ``within``, when the caller has
+        counted them."""
+        total, inside = counts if counts is not None else (
+            len(self) if allowed is None else int(np.count_nonzero(allowed)),
+            int(np.count_nonzero(within)))
         if len(xq) != 1 or inside == 0 or inside < WITHIN_SHARE * total:
             return self.approximate(xq, k, allowed), self.approximate(xq, k_within, within)
         want, want_within = k * ANN_REFINE, k_within * ANN_REFINE
