@@ -350,6 +350,25 @@ def test_readme_api_example_runs(app: Served) -> None:
     assert any(re.search(r"\S+:\d+-\d+", line) for line in lines)  # a source:start-end citation
 
 
+def test_json_api_answers_as_soon_as_the_page_does(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first request after the server starts already reaches the JSON API (mounted after
+    the server started, it answered 404 to a client that asked as soon as the page answered)."""
+    from gradio.http_server import Server
+
+    first: list[int] = []
+    run_in_thread = Server.run_in_thread
+
+    def started_then_asked(self: Server) -> None:
+        run_in_thread(self)  # returns once the server serves
+        url = f"http://{self.config.host}:{self.config.port}/api/documents"
+        first.append(httpx.get(url, timeout=30).status_code)
+
+    monkeypatch.setattr(Server, "run_in_thread", started_then_asked)
+    with served(tmp_path):
+        assert first == [200]
+
+
 def test_json_api_is_served_beside_the_page(app: Served) -> None:
     base = app.url.rstrip("/")
     r = httpx.post(f"{base}/api/answer", json={"question": "adoption wait days"}, timeout=30)

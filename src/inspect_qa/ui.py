@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.routing import Mount
 
 from . import ui_render as render
 from .answers import Answer
@@ -313,6 +314,10 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: anyone who can reach this address can query the documents",
                     host)
+    # Gradio's own routes live under /gradio_api; /api is free for the JSON API. It is one of the
+    # app's routes from its creation: mounted after launch, it would
+    # answer 404 to a request that came as soon as the page did.
+    app_kwargs = {"routes": [Mount("/api", app=api)]} if api is not None else None
     try:
         _, url, _ = demo.launch(
             server_name=host, server_port=port, share=False, inbrowser=False,
@@ -320,13 +325,11 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
             allowed_paths=[], blocked_paths=[str(Path(p).resolve()) for p in blocked_paths],
             max_file_size="1kb", footer_links=["api"], enable_monitoring=False,
             run_history=False, mcp_server=False, ssr_mode=False, theme=theme(), css=CSS,
+            app_kwargs=app_kwargs,
         )
     except OSError as exc:
         raise InspectQAError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): "
                              "pass another --port") from exc
-    if api is not None:
-        # Gradio's own routes live under /gradio_api; /api is free for the JSON API.
-        demo.app.mount("/api", api)
     if demo.allowed_paths:
         # An empty list lets GRADIO_ALLOWED_PATHS in; Gradio reads this list on every request.
         log.warning("ignoring GRADIO_ALLOWED_PATHS: the page serves no files from disk")
