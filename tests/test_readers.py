@@ -484,13 +484,33 @@ def test_a_pdf_bomb_costs_the_reader_process_not_the_build(tmp_path: Path, monke
     bomb = tmp_path / "bomb.pdf"
     _text_bomb(bomb, 400_000)  # about 0.4 MB on disk, gigabytes once drawn
     assert bomb.stat().st_size < 1_000_000
-    readers._reset_pool()
+    readers._reset_worker()
     monkeypatch.setattr(readers, "PDF_MEMORY_MB", 400)
     try:
         with pytest.raises(UnreadableDocument, match="ran out of memory"):
             read_document(bomb, bomb.name)
     finally:
-        readers._reset_pool()  # the next PDF gets a worker with the usual limit
+        readers._reset_worker()  # the next PDF gets a worker with the usual limit
     small = tmp_path / "small.pdf"
     dm.make_pdf("A short report about caseloads.\n", small)
     assert "caseloads" in read_document(small, small.name).text
+
+
+def test_a_script_without_a_main_guard_reads_its_pdfs_once(tmp_path: Path) -> None:
+    """The PDF reader's process does not run the calling script again (a "spawn" worker did:
+    a script without ``if __name__ == "__main__":`` ran twice, and its PDFs were skipped)."""
+    import subprocess
+    import sys
+
+    pdf = tmp_path / "letter.pdf"
+    dm.make_pdf("A short report about caseloads in the court team.\n", pdf)
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from pathlib import Path\nfrom inspect_qa.documents import read_document\n"
+        "print('body ran', flush=True)\n"
+        f"print(read_document(Path({str(pdf)!r}), 'letter.pdf').text.split())\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("body ran") == 1
+    assert "'caseloads'" in run.stdout

@@ -9,7 +9,6 @@ Formats: ``.txt``/``.md`` (UTF-8, kept exactly as the file is), ``.pdf`` (:mod:`
 
 from __future__ import annotations
 
-import atexit
 import codecs
 import os
 from dataclasses import dataclass, field
@@ -65,53 +64,39 @@ def read_text_file(raw: bytes) -> str:
 #: hostile file (a "PDF bomb") costs that process, never the build.
 PDF_MEMORY_MB = int(os.environ.get("INSPECT_QA_PDF_MEMORY_MB", "3000"))
 PDF_SECONDS = float(os.environ.get("INSPECT_QA_PDF_SECONDS", "300"))
-_pool: Any = None
+_worker: Any = None
 
 
-def _limit_memory(megabytes: int) -> None:
-    import resource
+def _pdf_worker() -> Any:
+    global _worker
+    if _worker is None:
+        from .worker import PdfWorker
 
-    limit = megabytes * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _pdf_pool() -> Any:
-    global _pool
-    if _pool is None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # "spawn": the worker starts clean (no copy of a loaded model or its threads).
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_limit_memory, initargs=(PDF_MEMORY_MB,))
-        atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
-    return _pool
+        _worker = PdfWorker(PDF_MEMORY_MB)
+    return _worker
 
 
-def _reset_pool() -> None:
-    global _pool
-    if _pool is not None:
-        for proc in list(getattr(_pool, "_processes", {}).values()):
-            proc.kill()
-        _pool.shutdown(wait=False, cancel_futures=True)
-    _pool = None
+def _reset_worker() -> None:
+    """Stop the PDF worker (the next PDF starts another, with the limits of then)."""
+    global _worker
+    if _worker is not None:
+        _worker.close()
+    _worker = None
 
 
 def read_pdf_isolated(path: Path) -> tuple[str, Any]:
     """:func:`.pdf.read_pdf` in the worker process (see :data:`PDF_MEMORY_MB`)."""
-    from concurrent.futures import TimeoutError as FutureTimeout
-    from concurrent.futures.process import BrokenProcessPool
-
-    from .pdf import read_pdf
+    from .worker import WorkerCrashed
 
     try:
-        return _pdf_pool().submit(read_pdf, path).result(timeout=PDF_SECONDS)
-    except BrokenProcessPool as exc:
-        _reset_pool()
+        result: tuple[str, Any] = _pdf_worker().read(path, PDF_SECONDS)
+        return result
+    except WorkerCrashed as exc:
+        _reset_worker()
         raise Unreadable(f"the PDF reader ran out of memory ({PDF_MEMORY_MB} MB) or crashed on "
                          "it: a malformed or extremely complex file") from exc
-    except FutureTimeout as exc:
-        _reset_pool()
+    except TimeoutError as exc:
+        _reset_worker()
         raise Unreadable(f"reading it took over {PDF_SECONDS:.0f} s: a malformed or extremely "
                          "complex file") from exc
     except MemoryError as exc:
