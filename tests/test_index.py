@@ -96,6 +96,24 @@ def test_missing_index_names_the_command(tmp_path: Path) -> None:
         load_index(tmp_path / "nothing")
 
 
+def test_a_mistyped_index_or_corpus_path_leaves_no_folder(corpus: Path, tmp_path: Path,
+                                                         embedder) -> None:
+    from inspect_qa.index import add_documents, optimize, remove_documents
+
+    missing = tmp_path / "typo"
+    for change in (lambda: add_documents(missing, [corpus / "letter.txt"], embedder=embedder),
+                   lambda: remove_documents(missing, ["letter.txt"], embedder=embedder),
+                   lambda: optimize(missing, embedder=embedder),
+                   lambda: build_index(tmp_path / "no_reports", missing, embedder=embedder)):
+        with pytest.raises(InspectQAError):
+            change()
+        assert not missing.exists()
+    build_index(corpus, tmp_path / "ix", embedder=embedder)
+    with pytest.raises(InspectQAError):
+        build_index(tmp_path / "no_reports", tmp_path / "ix", embedder=embedder)
+    assert (tmp_path / "ix").is_dir()  # an index that was there stays
+
+
 def test_tampered_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
     build_index(corpus, tmp_path / "ix", embedder=embedder)
     texts = segment_dirs(tmp_path / "ix")[0] / "texts.bin"
