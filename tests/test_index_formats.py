@@ -154,6 +154,15 @@ def test_kind_and_authority_filters(mixed: Path, tmp_path: Path, embedder) -> No
     assert hits and {p.source for p in hits} == {"01_kent_ilacs_inspection.txt"}
     hits = r.search("caseloads", k=10, filters=Filters(authorities=("dudley",)))
     assert hits and "01_kent_ilacs_inspection.txt" not in {p.source for p in hits}
+    # The council's full name finds the reports that name only its place, and the reverse.
+    from inspect_qa.filters import allowed_documents
+
+    names = {d: r.index.documents[d].metadata.get("authority") for d in r.index.documents}
+    full = next(a for a in names.values() if a and a.startswith("Dudley Metropolitan"))
+    assert "Dudley" in names.values()  # the news item names only the place
+    place = allowed_documents(Filters(authorities=("Dudley",)), r.index.documents)
+    assert place == allowed_documents(Filters(authorities=(full,)), r.index.documents)
+    assert place == {d for d, a in names.items() if a and a.startswith("Dudley")}
     both = r.search("caseloads", k=10, filters=Filters(kinds=("monitoring letter",),
                                                         authorities=("Kent",)))
     assert both == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -20,7 +20,8 @@ _ISO_DATE = re.compile(r"\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?
 class Filters:
     """Restrict a search to some documents, a date range (ISO dates, inclusive), kinds of
     document ("monitoring letter") or authorities ("Dudley" or "Dudley Metropolitan Borough
-    Council"; case is ignored). Each filter given must hold."""
+    Council": either finds the reports that name the other; case is ignored). Each filter given
+    must hold."""
 
     sources: tuple[str, ...] | None = None
     date_from: str | None = None
@@ -56,18 +57,22 @@ def period(value: Any, name: str) -> tuple[datetime.date, datetime.date]:
         raise InvalidQuery(f"{name} {value!r} is not a date in the calendar") from exc
 
 
-def _names(values: Any, what: str, known: set[str]) -> set[str]:
-    """Checked filter values, lower case; an unknown one is an error listing the known ones."""
+def _names(values: Any, what: str, known: set[str],
+           forms: Callable[[str], list[str]] = lambda v: [v]) -> set[str]:
+    """Checked filter values, lower case, each with its other ``forms`` (an authority's place);
+    an unknown one is an error listing the known ones."""
     if values is None:
         return set()
     if isinstance(values, str) or not all(isinstance(x, str) for x in values):
         raise InvalidQuery(f"{what} must be a list of names, e.g. ['{sorted(known)[0] if known else 'x'}']")
     lower = {" ".join(k.split()).lower() for k in known}
-    wanted = {" ".join(v.split()).lower() for v in values}  # case and spacing ignored
+    wanted: set[str] = set()
     for v in values:
-        if " ".join(v.split()).lower() not in lower:
+        mine = {" ".join(f.split()).lower() for f in forms(v) or [v]}  # case, spacing ignored
+        if not mine & lower:
             raise InvalidQuery(f"no document has {what[:-1] if what != 'authorities' else 'authority'} "
                                f"{v[:80]!r}: choose from {', '.join(sorted(known)) or 'none'}")
+        wanted |= mine
     return wanted
 
 
@@ -93,8 +98,10 @@ def allowed_documents(filters: Filters | None,
             raise InvalidQuery(f"unknown document(s) {unknown}: choose from {sorted(docs)}")
     kinds = _names(filters.kinds, "kinds", {str(d.metadata.get("kind") or "")
                                              for d in docs.values()} - {""})
+    # "Dudley Metropolitan Borough Council" also finds a report that names only "Dudley"
     authorities = _names(filters.authorities, "authorities", {
-        name for d in docs.values() for name in authority_names(d.metadata.get("authority"))})
+        name for d in docs.values() for name in authority_names(d.metadata.get("authority"))},
+        authority_names)
     dated = filters.date_from is not None or filters.date_to is not None
     allowed: set[str] = set()
     for doc_id, doc in docs.items():
