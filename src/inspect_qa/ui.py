@@ -321,7 +321,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
     try:
         _, url, _ = demo.launch(
             server_name=host, server_port=port, share=False, inbrowser=False,
-            prevent_thread_lock=True, quiet=quiet, show_error=False,
+            prevent_thread_lock=True, quiet=True, show_error=False,
             allowed_paths=[], blocked_paths=[str(Path(p).resolve()) for p in blocked_paths],
             max_file_size="1kb", footer_links=["api"], enable_monitoring=False,
             run_history=False, mcp_server=False, ssr_mode=False, theme=theme(), css=CSS,
@@ -330,6 +330,9 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
     except OSError as exc:
         raise InspectQAError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): "
                              "pass another --port") from exc
+    if not quiet:  # Gradio's own lines suggest share=True, which this page never uses
+        api_line = f"; the JSON API at {str(url).rstrip('/')}/api" if api is not None else ""
+        print(f"Serving the question page on {url}{api_line} (Ctrl+C stops it)", flush=True)
     if demo.allowed_paths:
         # An empty list lets GRADIO_ALLOWED_PATHS in; Gradio reads this list on every request.
         log.warning("ignoring GRADIO_ALLOWED_PATHS: the page serves no files from disk")
