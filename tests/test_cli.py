@@ -158,6 +158,21 @@ def test_stdin_gives_one_json_line_per_question_and_goes_on_after_errors(
     assert "blank" in lines[1]["error"] and "1000" in lines[4]["error"]
 
 
+def test_timeline_reads_topics_from_stdin_too(built: Path, capsys, monkeypatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("adoption\n\n" + "x" * 1200 + "\nfostering\n"))
+    assert main(["timeline", "-", "--index", str(built)]) == 1  # one line failed
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["topic"][:9] for x in lines] == ["adoption", "", "x" * 9, "fostering"]
+    for x in (lines[0], lines[3]):
+        _validator("timeline").validate(x)
+    assert lines[0]["entries"]
+    for x in (lines[1], lines[2]):
+        _validator("error").validate(x)
+    assert "blank" in lines[1]["error"] and "1000" in lines[2]["error"]
+
+
 def test_filters_on_the_command_line(built: Path, capsys) -> None:
     assert main(["search", "adoption wait days", "--index", str(built), "--json",
                  "--source", "letter.txt"]) == 0

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 from .errors import InspectQAError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .answers import Answer
     from .passages import Passage
+    from .timeline import Timeline
 
 DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
@@ -99,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
                         description="What each report says about a topic: its best sentences, "
                         "verbatim and cited, reports in date order; reports that say nothing "
                         "are left out.")
-    tl.add_argument("topic")
+    tl.add_argument("topic", help='the topic; "-" reads one a line from standard input and '
+                    "prints a JSON line for each")
     tl.add_argument("--per-report", type=int, default=2, help="sentences per report (1-5)")
     tl.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: index)")
     tl.add_argument("--source", action="append", default=None, metavar="DOC",
@@ -315,7 +319,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     r = Retriever.load(args.index)
     if args.question == "-":
-        return _stream(r, args)
+        return _stream(lambda question: _json(r, question, args))
     if args.json:
         print(json.dumps(_json(r, args.question, args), ensure_ascii=False, indent=2))
         return 0
@@ -349,10 +353,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream(r: Any, args: argparse.Namespace) -> int:
-    """One JSON line per line of standard input, so that outputs line up with inputs; a
-    question that cannot be asked gets ``{"question": ..., "error": ...}`` and the rest go on.
-    Exit 1 if any failed (a blank line gets an error line, but is no failure)."""
+def _stream(answer: Callable[[str], dict[str, Any]], key: str = "question") -> int:
+    """One JSON line per line of standard input (``answer(line)``), so that outputs line up
+    with inputs; a question (or topic, ``key``) that cannot be asked gets
+    ``{"question": ..., "error": ...}`` and the rest go on. Exit 1 if any failed (a blank line
+    gets an error line, but is no failure)."""
     failed = 0
     if isinstance(sys.stdin, io.TextIOWrapper):  # a line that is not UTF-8 fails alone
         sys.stdin.reconfigure(errors="surrogateescape")
@@ -361,14 +366,14 @@ def _stream(r: Any, args: argparse.Namespace) -> int:
         # bytes that are not UTF-8 are echoed as U+FFFD, so that every output line is UTF-8
         shown = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if not question.strip():
-            out: dict[str, Any] = {"question": shown, "error": "a blank line: no question"}
+            out: dict[str, Any] = {key: shown, "error": f"a blank line: no {key}"}
             print(json.dumps(out, ensure_ascii=False), flush=True)
             continue
         try:
-            out = _json(r, question, args)
+            out = answer(question)
         except InspectQAError as exc:
             failed += 1
-            out = {"question": shown, "error": str(exc)}
+            out = {key: shown, "error": str(exc)}
         print(json.dumps(out, ensure_ascii=False), flush=True)
     return 1 if failed else 0
 
@@ -378,16 +383,22 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     from .ui import check_query
 
     r = Retriever.load(args.index)
-    q = check_query(r, args.topic, 5, "hybrid", args.source, args.date_from, args.date_to,
-                    args.kinds, args.authorities, topic=True)
-    tl = r.timeline(q.question, filters=q.filters, per_report=args.per_report)
+
+    def timeline(topic: str) -> Timeline:
+        q = check_query(r, topic, 5, "hybrid", args.source, args.date_from, args.date_to,
+                        args.kinds, args.authorities, topic=True)
+        return r.timeline(q.question, filters=q.filters, per_report=args.per_report)
+
+    if args.topic == "-":
+        return _stream(lambda topic: timeline(topic).to_dict(), "topic")
+    tl = timeline(args.topic)
     if args.json:
         print(json.dumps(tl.to_dict(), ensure_ascii=False, indent=2))
         return 0
     if not tl.entries:
-        print(f"No report says anything about {q.question!r}.")
+        print(f"No report says anything about {tl.topic!r}.")
         return 0
-    words = _question_words(q.question)
+    words = _question_words(tl.topic)
     last = None
     for e in tl.entries:
         if e.source != last:
