@@ -162,3 +162,14 @@ def test_labels_in_markdown_emphasis_give_the_date_and_inspectors() -> None:
     assert md["title"] == "Ofsted monitoring visit to Harrowfield children's services"
     dated = extract_metadata("# Inspection of Harrowfield\n\n*Inspection dates:* 3 to 14 June 2024\n")
     assert dated["date"] == "2024-06-14"
+
+
+def test_a_letter_without_a_subject_line_is_titled_by_its_heading() -> None:
+    heading = "Monitoring visit to Testshire County Council children's services"
+    body = ("This letter summarises the findings of the monitoring visit on 4 March 2019. "
+            "Inspectors found that the fostering panel meets monthly.")
+    md = extract_metadata(f"{heading}\n\nDear Ms Smith\n\n{body}\n")
+    assert md["kind"].endswith("letter") and md["title"] == heading
+    with_subject = extract_metadata(f"{heading}\n\nDear Ms Smith\n\nMonitoring visit of "
+                                    f"Testshire children's services\n\n{body}\n")
+    assert with_subject["title"] == "Monitoring visit of Testshire children's services"

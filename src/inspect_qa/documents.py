@@ -428,13 +428,21 @@ def _kind(text: str) -> str:
     return "news item"
 
 
+#: A letter's subject line is at most this long (a longer line after "Dear ..." is its body).
+SUBJECT_MAX_CHARS = 200
+
+
 def _title(text: str, kind: str) -> str | None:
     lines = _non_empty_lines(text)
     if kind.endswith("letter"):
-        # The subject line follows the salutation.
+        # The subject line follows the salutation: a heading, not the letter's first sentence
+        # (a letter without one starts its body there; its title is then its first line).
         for i, line in enumerate(lines):
             if re.match(r"Dear\s", line) and i + 1 < len(lines):
-                return lines[i + 1]
+                subject = lines[i + 1].strip()
+                if len(subject) <= SUBJECT_MAX_CHARS and not subject.endswith((".", "?", "!")):
+                    return subject
+                break
     for line in lines:
         if len(line) > 3 and not _FULL_DATE.match(line) and "recycled paper" not in line:
             return line
