@@ -91,9 +91,12 @@ def test_only_the_changed_document_is_re_embedded(corpus: Path, tmp_path: Path) 
     assert {ix.chunks.doc_id(i) for i in ix.live_rows} == {"letter.txt"}
 
 
-def test_missing_index_names_the_command(tmp_path: Path) -> None:
-    with pytest.raises(IndexNotFound, match="inspect-qa index"):
+def test_missing_index_names_the_command(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFound, match="inspect-qa index CORPUS --out"):
         load_index(tmp_path / "nothing")
+    # a folder of reports given for the index is told to be indexed, not to hold the index
+    with pytest.raises(IndexNotFound, match=rf"holds reports.*inspect-qa index {corpus} --out"):
+        load_index(corpus)
 
 
 def test_a_mistyped_index_or_corpus_path_leaves_no_folder(corpus: Path, tmp_path: Path,

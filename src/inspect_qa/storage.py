@@ -240,6 +240,19 @@ def current_version_dir(index_dir: str | Path) -> Path:
     return _pointer(Path(index_dir))[0]
 
 
+def _holds_reports(folder: Path) -> bool:
+    """Whether ``folder`` holds report files at its top (a look at a few entries, no more)."""
+    from .readers import SUFFIXES
+
+    with contextlib.suppress(OSError):
+        for n, entry in enumerate(os.scandir(folder)):
+            if n >= 1000:
+                break
+            if entry.is_file() and Path(entry.name).suffix.lower() in SUFFIXES:
+                return True
+    return False
+
+
 def _pointer(root: Path) -> tuple[Path, str | None]:
     """The live commit's directory, and the SHA-256 of its manifest that ``CURRENT`` holds
     beside its name (``None`` in an index written before it did)."""
@@ -247,6 +260,10 @@ def _pointer(root: Path) -> tuple[Path, str | None]:
     if root.exists() and not root.is_dir():
         raise IndexNotFound(f"no index at {str(root)!r}: it is a file, not an index folder")
     if not pointer.is_file():
+        if _holds_reports(root):  # a corpus folder given where its index was meant
+            raise IndexNotFound(
+                f"no index at {str(root)!r}: it holds reports; index them with "
+                f"`inspect-qa index {root} --out INDEX` and pass INDEX")
         raise IndexNotFound(
             f"no index at {str(root)!r}: build one with `inspect-qa index CORPUS --out {root}`"
         )
