@@ -84,6 +84,14 @@ def test_malformed_json_is_a_400(client: TestClient) -> None:
     assert r.status_code == 400 and "JSON" in r.json()["error"]
 
 
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded"])
+def test_json_sent_as_another_content_type_is_told_the_header(client: TestClient,
+                                                               kind: str) -> None:
+    r = client.post("/answer", content=b'{"question": "adoption"}', headers={"content-type": kind})
+    assert r.status_code == 400
+    assert "content-type: application/json" in r.json()["error"], r.json()
+
+
 def test_openapi_describes_the_endpoints(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/search", "/answer", "/documents"} <= set(spec["paths"])
