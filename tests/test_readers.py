@@ -496,6 +496,22 @@ def test_a_pdf_bomb_costs_the_reader_process_not_the_build(tmp_path: Path, monke
     assert "caseloads" in read_document(small, small.name).text
 
 
+def test_a_pdf_that_takes_too_long_is_a_timeout_not_a_crash(tmp_path: Path, monkeypatch) -> None:
+    import inspect_qa.readers as readers
+
+    pdf = tmp_path / "slow.pdf"
+    dm.make_pdf("A short report about caseloads.\n", pdf)
+    readers._reset_worker()
+    monkeypatch.setattr(readers, "PDF_SECONDS", 0.01)  # less than the worker takes to start
+    try:
+        with pytest.raises(UnreadableDocument, match="took over"):
+            read_document(pdf, pdf.name)
+    finally:
+        readers._reset_worker()
+    monkeypatch.setattr(readers, "PDF_SECONDS", 300.0)
+    assert "caseloads" in read_document(pdf, pdf.name).text
+
+
 def test_a_script_without_a_main_guard_reads_its_pdfs_once(tmp_path: Path) -> None:
     """The PDF reader's process does not run the calling script again (a "spawn" worker did:
     a script without ``if __name__ == "__main__":`` ran twice, and its PDFs were skipped)."""

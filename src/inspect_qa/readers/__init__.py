@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,38 +66,46 @@ def read_text_file(raw: bytes) -> str:
 PDF_MEMORY_MB = int(os.environ.get("INSPECT_QA_PDF_MEMORY_MB", "3000"))
 PDF_SECONDS = float(os.environ.get("INSPECT_QA_PDF_SECONDS", "300"))
 _worker: Any = None
+_worker_lock = threading.Lock()
 
 
 def _pdf_worker() -> Any:
+    """The PDF worker (a new one when there is none, or the last one died)."""
     global _worker
-    if _worker is None:
-        from .worker import PdfWorker
+    with _worker_lock:
+        if _worker is None or not _worker.alive:
+            from .worker import PdfWorker
 
-        _worker = PdfWorker(PDF_MEMORY_MB)
-    return _worker
+            if _worker is not None:
+                _worker.close()
+            _worker = PdfWorker(PDF_MEMORY_MB, PDF_SECONDS)
+        return _worker
 
 
-def _reset_worker() -> None:
-    """Stop the PDF worker (the next PDF starts another, with the limits of then)."""
+def _reset_worker(worker: Any = None) -> None:
+    """Stop the PDF worker (only if it is still ``worker``, when given): the next PDF starts
+    another, with the limits of then."""
     global _worker
-    if _worker is not None:
-        _worker.close()
-    _worker = None
+    with _worker_lock:
+        if _worker is not None and (worker is None or _worker is worker):
+            _worker.close()
+            _worker = None
 
 
 def read_pdf_isolated(path: Path) -> tuple[str, Any]:
     """:func:`.pdf.read_pdf` in the worker process (see :data:`PDF_MEMORY_MB`)."""
     from .worker import WorkerCrashed
 
+    worker = _pdf_worker()
     try:
-        result: tuple[str, Any] = _pdf_worker().read(path, PDF_SECONDS)
+        result: tuple[str, Any] = worker.read(path, PDF_SECONDS)
         return result
     except WorkerCrashed as exc:
-        _reset_worker()
+        _reset_worker(worker)
         raise Unreadable(f"the PDF reader ran out of memory ({PDF_MEMORY_MB} MB) or crashed on "
                          "it: a malformed or extremely complex file") from exc
     except TimeoutError as exc:
-        _reset_worker()
+        _reset_worker(worker)
         raise Unreadable(f"reading it took over {PDF_SECONDS:.0f} s: a malformed or extremely "
                          "complex file") from exc
     except MemoryError as exc:

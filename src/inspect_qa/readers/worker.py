@@ -10,6 +10,9 @@ worker runs the parent's ``__main__`` script again, so a user's script without a
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
+import math
 import socket
 import subprocess
 import sys
@@ -19,8 +22,13 @@ from pathlib import Path
 from typing import Any
 
 #: Run by the worker's interpreter: the parent's import path first, then :func:`serve`.
-_BOOT = ("import sys; sys.path[:0] = sys.argv[3:]; "
-         "from inspect_qa.readers.worker import serve; serve(int(sys.argv[1]), int(sys.argv[2]))")
+_BOOT = ("import sys; sys.path[:0] = sys.argv[4:]; from inspect_qa.readers.worker import serve; "
+         "serve(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))")
+#: Seconds past the parent's timeout after which a worker still reading one file kills itself.
+ALARM_MARGIN_S = 5
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class WorkerCrashed(Exception):
@@ -28,17 +36,28 @@ class WorkerCrashed(Exception):
 
 
 class PdfWorker:
-    """One worker process; :meth:`read` is :func:`.pdf.read_pdf` in it. Thread-safe."""
+    """One worker process; :meth:`read` is :func:`.pdf.read_pdf` in it, one call at a time."""
 
-    def __init__(self, megabytes: int):
+    def __init__(self, megabytes: int, seconds: float):
         ours, theirs = socket.socketpair()
-        with theirs:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(theirs.fileno()), str(megabytes), *sys.path],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, close_fds=True)
+        try:
+            with theirs:
+                # the worker kills itself past ``seconds`` (and a margin) on one file, even
+                # inside native code, so that it cannot outlive a parent killed meanwhile
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-c", _BOOT, str(theirs.fileno()), str(megabytes),
+                     str(math.ceil(seconds) + ALARM_MARGIN_S), *sys.path],
+                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, close_fds=True)
+        except BaseException:
+            ours.close()
+            raise
         self._conn = Connection(ours.detach())
         self._lock = threading.Lock()
         atexit.register(self.close)
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
 
     def read(self, path: Path, seconds: float) -> Any:
         """The worker's ``read_pdf(path)``; its exception is raised here. :class:`TimeoutError`
@@ -46,28 +65,33 @@ class PdfWorker:
         with self._lock:
             try:
                 self._conn.send(str(path))
-                if not self._conn.poll(seconds):
-                    raise TimeoutError(f"no answer in {seconds:.0f} s")
-                ok, value = self._conn.recv()
+                answered = self._conn.poll(seconds)
+                ok, value = self._conn.recv() if answered else (True, None)
             except (EOFError, OSError) as exc:
                 raise WorkerCrashed(str(exc)) from exc
+        if not answered:
+            raise TimeoutError(f"no answer in {seconds:.0f} s")
         if not ok:
-            raise value
+            raise value if isinstance(value, BaseException) else RuntimeError(repr(value))
         return value
 
     def close(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
         atexit.unregister(self.close)
 
 
-def serve(fd: int, megabytes: int) -> None:
+def serve(fd: int, megabytes: int, seconds: int) -> None:
     """The worker's loop: a path in, ``(True, result)`` or ``(False, exception)`` out, until
-    the parent closes its end."""
+    the parent closes its end; at most ``megabytes`` of memory, ``seconds`` a file."""
     import resource
+    import signal
 
+    with contextlib.suppress(Exception):  # Linux: die with the parent
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     limit = megabytes * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from .pdf import read_pdf
@@ -78,11 +102,16 @@ def serve(fd: int, megabytes: int) -> None:
             path = conn.recv()
         except EOFError:
             return
+        signal.alarm(seconds)  # SIGALRM's default action ends the process, even in native code
         try:
             answer: tuple[bool, Any] = (True, read_pdf(Path(path)))
         except Exception as exc:  # MemoryError included: the parent gives the reason
             answer = (False, exc)
+        signal.alarm(0)
         try:
             conn.send(answer)
-        except Exception as exc:  # an exception that cannot be pickled
-            conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        except MemoryError:
+            conn.send((False, MemoryError()))
+        except Exception:  # the reader's exception could not be pickled: send its words
+            failed = answer[1]
+            conn.send((False, RuntimeError(f"{type(failed).__name__}: {failed}")))
