@@ -117,6 +117,20 @@ def test_a_mistyped_index_or_corpus_path_leaves_no_folder(corpus: Path, tmp_path
     assert (tmp_path / "ix").is_dir()  # an index that was there stays
 
 
+def test_a_build_refused_by_the_lock_leaves_the_running_builds_folder(corpus: Path,
+                                                                     tmp_path: Path,
+                                                                     embedder) -> None:
+    from inspect_qa.storage import build_lock
+
+    new = tmp_path / "new"
+    with build_lock(new):  # a build that made the folder and is running
+        with pytest.raises(InspectQAError, match="another build"):
+            build_index(corpus, new, embedder=embedder)
+        assert (new / ".lock").is_file()
+        with pytest.raises(InspectQAError, match="another build"):  # still locked
+            build_index(corpus, new, embedder=embedder)
+
+
 def test_tampered_file_is_detected(corpus: Path, tmp_path: Path, embedder) -> None:
     build_index(corpus, tmp_path / "ix", embedder=embedder)
     texts = segment_dirs(tmp_path / "ix")[0] / "texts.bin"

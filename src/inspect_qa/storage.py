@@ -209,30 +209,31 @@ def build_lock(index_dir: Path) -> Iterator[None]:
     if index_dir.exists() and not index_dir.is_dir():
         raise InspectQAError(f"{str(index_dir)!r} is a file, not a folder: give --out a folder "
                              "for the index (a new one, or an index to update)")
-    created = not index_dir.exists()
     try:
-        index_dir.mkdir(parents=True, exist_ok=True)
+        index_dir.mkdir(parents=True)
+        created = True  # by this call: no other build can have made it
+    except FileExistsError:
+        created = False
     except OSError as exc:  # a parent that is a file, no permission
         raise InspectQAError(f"cannot make the index folder {str(index_dir)!r} "
                              f"({exc.strerror or exc})") from exc
-    try:
-        with (index_dir / ".lock").open("w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise InspectQAError(
-                    f"another build of {str(index_dir)!r} is running; wait for it to finish"
-                ) from exc
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-    except BaseException:
-        if created:  # a mistyped path (no index there, no reports) leaves no folder behind
-            with contextlib.suppress(OSError):
-                (index_dir / ".lock").unlink()
-                index_dir.rmdir()  # only when nothing else was written in it
-        raise
+    with (index_dir / ".lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise InspectQAError(
+                f"another build of {str(index_dir)!r} is running; wait for it to finish"
+            ) from exc
+        try:
+            yield
+        except BaseException:
+            if created:  # a mistyped path (no index there, no reports) leaves no folder behind
+                with contextlib.suppress(OSError):  # while the lock is held
+                    (index_dir / ".lock").unlink()
+                    index_dir.rmdir()  # only when nothing else was written in it
+            raise
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def current_version_dir(index_dir: str | Path) -> Path:
