@@ -90,6 +90,9 @@ def test_json_sent_as_another_content_type_is_told_the_header(client: TestClient
     r = client.post("/answer", content=b'{"question": "adoption"}', headers={"content-type": kind})
     assert r.status_code == 400
     assert "content-type: application/json" in r.json()["error"], r.json()
+    right = client.post("/answer", content=b'"adoption"', headers={"content-type":
+                                                                  "application/json"})
+    assert right.status_code == 400 and "content-type" not in right.json()["error"]
 
 
 def test_openapi_describes_the_endpoints(client: TestClient) -> None:

@@ -163,6 +163,8 @@ def test_kind_and_authority_filters(mixed: Path, tmp_path: Path, embedder) -> No
     place = allowed_documents(Filters(authorities=("Dudley",)), r.index.documents)
     assert place == allowed_documents(Filters(authorities=(full,)), r.index.documents)
     assert place == {d for d, a in names.items() if a and a.startswith("Dudley")}
+    with pytest.raises(InvalidQuery, match="Dudley County Council"):  # a name no report uses
+        allowed_documents(Filters(authorities=("Dudley County Council",)), r.index.documents)
     both = r.search("caseloads", k=10, filters=Filters(kinds=("monitoring letter",),
                                                         authorities=("Kent",)))
     assert both == []

@@ -102,7 +102,7 @@ def _validation_message(exc: RequestValidationError) -> str:
         msg = str(e.get("msg", "invalid"))
         if e.get("type") == "json_invalid":
             msg, where = "the body is not valid JSON", "body"
-        elif tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), str | bytes):
+        elif tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes):
             # a JSON body sent as another content type (curl -d sends a form's)
             msg = "send a JSON object with the header content-type: application/json"
         elif e.get("type") == "extra_forbidden":

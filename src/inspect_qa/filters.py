@@ -68,11 +68,11 @@ def _names(values: Any, what: str, known: set[str],
     lower = {" ".join(k.split()).lower() for k in known}
     wanted: set[str] = set()
     for v in values:
-        mine = {" ".join(f.split()).lower() for f in forms(v) or [v]}  # case, spacing ignored
-        if not mine & lower:
+        given = " ".join(v.split()).lower()  # case and spacing ignored
+        if given not in lower:  # a name no report uses, even where its place is known
             raise InvalidQuery(f"no document has {what[:-1] if what != 'authorities' else 'authority'} "
                                f"{v[:80]!r}: choose from {', '.join(sorted(known)) or 'none'}")
-        wanted |= mine
+        wanted |= {given} | {" ".join(f.split()).lower() for f in forms(v)}
     return wanted
 
 
