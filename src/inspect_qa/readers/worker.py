@@ -10,8 +10,6 @@ worker runs the parent's ``__main__`` script again, so a user's script without a
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import math
 import socket
 import subprocess
@@ -26,9 +24,6 @@ _BOOT = ("import sys; sys.path[:0] = sys.argv[4:]; from inspect_qa.readers.worke
          "serve(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))")
 #: Seconds past the parent's timeout after which a worker still reading one file kills itself.
 ALARM_MARGIN_S = 5
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 class WorkerCrashed(Exception):
@@ -90,8 +85,9 @@ def serve(fd: int, megabytes: int, seconds: int) -> None:
     import resource
     import signal
 
-    with contextlib.suppress(Exception):  # Linux: die with the parent
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    # No PR_SET_PDEATHSIG: it fires when the parent's *thread* that started the worker ends,
+    # which a server's thread pool does while another thread is still reading. An orphan ends
+    # at its next read (the socket's end-of-file) or at the alarm below.
     limit = megabytes * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from .pdf import read_pdf
