@@ -350,6 +350,20 @@ def test_readme_api_example_runs(app: Served) -> None:
     assert any(re.search(r"\S+:\d+-\d+", line) for line in lines)  # a source:start-end citation
 
 
+def test_serving_prints_one_line_of_ours(app: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    """Where the page and the API are, and nothing of Gradio's (which suggests share=True)."""
+    from inspect_qa.api import build_api
+
+    demo = ui.build_app(app.retriever)
+    url = ui.launch(demo, "127.0.0.1", free_port(), block=False, api=build_api(app.retriever))
+    try:
+        out = capsys.readouterr().out
+        assert out == (f"Serving the question page on {url}; the JSON API at "
+                       f"{url.rstrip('/')}/api (Ctrl+C stops it)\n")
+    finally:
+        demo.close()
+
+
 def test_json_api_answers_as_soon_as_the_page_does(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The first request after the server starts already reaches the JSON API (mounted after
