@@ -314,9 +314,9 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: anyone who can reach this address can query the documents",
                     host)
-    # Gradio's own routes live under /gradio_api; /api is free for the JSON API. It is one of the
-    # app's routes from its creation: mounted after launch, it would
-    # answer 404 to a request that came as soon as the page did.
+    # Gradio's own routes live under /gradio_api; /api is free for the JSON API. It is one of
+    # the app's routes from its creation: mounted after launch, it answered 404 to a request
+    # that came as soon as the page did.
     app_kwargs = {"routes": [Mount("/api", app=api)]} if api is not None else None
     try:
         _, url, _ = demo.launch(
