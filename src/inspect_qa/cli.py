@@ -355,8 +355,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 def _stream(answer: Callable[[str], dict[str, Any]], key: str = "question") -> int:
     """One JSON line per line of standard input (``answer(line)``), so that outputs line up
-    with inputs; a question (or topic, ``key``) that cannot be asked gets
-    ``{"question": ..., "error": ...}`` and the rest go on. Exit 1 if any failed (a blank line
+    with inputs; a question (or topic: ``key``) that cannot be asked gets
+    ``{key: ..., "error": ...}`` and the rest go on. Exit 1 if any failed (a blank line
     gets an error line, but is no failure)."""
     failed = 0
     if isinstance(sys.stdin, io.TextIOWrapper):  # a line that is not UTF-8 fails alone
